@@ -1,0 +1,1 @@
+"""Front-ends over core: the shell (``picloud-bots``), later Telegram and Discord."""

@@ -1,0 +1,1 @@
+"""The Chevereto V4 upload API client."""

@@ -19,7 +19,8 @@
     │   ├── RequestDenied           "denied"          (code 401)
     │   ├── DuplicateUpload         "duplicate"       (codes 101-103, not in our records)
     │   ├── TooBig                  "too_big"         (codes 400/601, or over our own limit)
-    │   ├── NotMedia                "not_media"       (codes 610-614, 120, 130 "Empty upload source")
+    │   ├── NotMedia                "not_media"       (codes 610-614, 120, 130 "Empty upload
+    │   │                                                  source")
     │   └── UrlUploadsDisabled      "url_disabled"    (code 403)
     ├── HostUnavailable             "host_down"       yes (5xx, HTML, timeouts, resets, bad JSON,
     │   │                                                  storage full, internal errors)
@@ -61,7 +62,7 @@ class ConfigurationError(PicloudError):
 class EndpointMisconfigured(ConfigurationError):
     kind = "endpoint"
 
-    def __init__(self, message: str, *, status: int) -> None:
+    def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message, code=status)
         self.status = status
 

@@ -32,14 +32,12 @@ class Settings(BaseSettings):
         None, validation_alias="TELEGRAM_WEBHOOK_SECRET"
     )
     telegram_webhook_listen: str = Field(
-        "0.0.0.0:8443",  # noqa: S104 - the webhook server is meant to be reachable
+        "0.0.0.0:8443",
         validation_alias="TELEGRAM_WEBHOOK_LISTEN",
     )
 
     discord_bot_token: SecretStr | None = Field(None, validation_alias="DISCORD_BOT_TOKEN")
-    discord_api_url: str = Field(
-        "https://discord.com/api/v10", validation_alias="DISCORD_API_URL"
-    )
+    discord_api_url: str = Field("https://discord.com/api/v10", validation_alias="DISCORD_API_URL")
     discord_gateway_url: str = Field(
         "wss://gateway.discord.gg/", validation_alias="DISCORD_GATEWAY_URL"
     )
@@ -54,9 +52,7 @@ class Settings(BaseSettings):
 
     workers: int = Field(4, ge=1, le=64, validation_alias="PICLOUD_WORKERS")
     workers_per_user: int = Field(2, ge=1, le=64, validation_alias="PICLOUD_WORKERS_PER_USER")
-    upload_deadline_s: float = Field(
-        600.0, gt=0, validation_alias="PICLOUD_UPLOAD_DEADLINE_S"
-    )
+    upload_deadline_s: float = Field(600.0, gt=0, validation_alias="PICLOUD_UPLOAD_DEADLINE_S")
 
     @field_validator(
         "telegram_bot_token", "discord_bot_token", "api_key", "secret_key", mode="before"

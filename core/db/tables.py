@@ -1,0 +1,138 @@
+"""The tables. Secrets are stored only as Fernet tokens (``*_ciphertext``) and keyed
+fingerprints; changes to these classes need a migration in ``migrations/versions``.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; every stored one is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+class JobStatus(enum.StrEnum):
+    ACCEPTED = "accepted"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+UNFINISHED = (JobStatus.ACCEPTED, JobStatus.RUNNING)
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str
+
+
+class UserKey(SQLModel, table=True):
+    """A user's own API key on one platform."""
+
+    __tablename__ = "user_keys"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    key_ciphertext: str
+    key_fingerprint: str = Field(max_length=64)
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class ChatSettings(SQLModel, table=True):
+    """Per-chat switches: auto-mirroring and an optional chat key."""
+
+    __tablename__ = "chat_settings"
+    __table_args__ = (UniqueConstraint("platform", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    mirror_enabled: bool = False
+    mirror_set_by: str | None = Field(default=None, max_length=64)
+    key_ciphertext: str | None = None
+    key_fingerprint: str | None = Field(default=None, max_length=64)
+    key_set_by: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class UserPrefs(SQLModel, table=True):
+    """A user's defaults: language override, expiry, nsfw, album."""
+
+    __tablename__ = "user_prefs"
+    __table_args__ = (UniqueConstraint("platform", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    language: str | None = Field(default=None, max_length=16)
+    default_expiry: str | None = Field(default=None, max_length=32)
+    nsfw: bool = False
+    album_id: str | None = Field(default=None, max_length=64)
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class Upload(SQLModel, table=True):
+    """An upload, and the durable job that makes it: recorded before any network work."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        Index("ix_uploads_repeat", "content_md5", "key_fingerprint"),
+        Index("ix_uploads_owner", "platform", "user_id", "id"),
+        Index("ix_uploads_status", "platform", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(max_length=32, unique=True)
+    platform: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    chat_id: str | None = Field(default=None, max_length=64)
+    status: str = Field(default=JobStatus.ACCEPTED, max_length=16)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=32)
+
+    source_ref: str
+    source_name: str = Field(max_length=255)
+    source_size: int | None = Field(default=None, sa_type=BigInteger)
+    content_type: str | None = Field(default=None, max_length=128)
+    options_json: str = "{}"
+    reply_target: str | None = None
+    key_fingerprint: str | None = Field(default=None, max_length=64)
+    content_md5: str | None = Field(default=None, max_length=32)
+
+    remote_id: str | None = Field(default=None, max_length=64)
+    media_type: str | None = Field(default=None, max_length=16)
+    title: str | None = Field(default=None, max_length=255)
+    url_viewer: str | None = None
+    url_direct: str | None = None
+    url_thumb: str | None = None
+    url_medium: str | None = None
+    url_display: str | None = None
+    delete_url_ciphertext: str | None = None
+    is_approved: bool = True
+    size: int | None = Field(default=None, sa_type=BigInteger)
+
+    expires_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    finished_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    answered_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )

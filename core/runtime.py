@@ -1,0 +1,90 @@
+"""Opening core from settings: database (migrated), secret box, HTTP client, service.
+
+Every entry point (the shell, the bots, the benchmark) goes through
+:func:`open_core`, so start-up checks and clean shut-down are written once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.chevereto.client import CheveretoClient, RetryPolicy, make_http_client
+from core.db.database import create_engine, upgrade
+from core.db.repository import Repository, is_sealed
+from core.errors import SecretKeyError
+from core.secrets import (
+    SECRET_FILE_NAME,
+    SecretBox,
+    create_secret_file,
+    parse_secret_key,
+    read_secret_file,
+)
+from core.service.keyring import KeyRing
+from core.service.uploads import ServiceLimits, UploadService
+from core.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Core:
+    settings: Settings
+    repo: Repository
+    service: UploadService
+    http: httpx.AsyncClient
+
+
+@asynccontextmanager
+async def open_core(
+    settings: Settings,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> AsyncIterator[Core]:
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+        repo = Repository(engine, await load_secret_box(settings, engine))
+        await repo.verify_secret_box()
+        async with make_http_client(transport=transport) as http:
+            client = CheveretoClient(http, settings.api_url, retry=retry or RetryPolicy())
+            limits = ServiceLimits(
+                max_upload_bytes=settings.max_upload_bytes,
+                workers=settings.workers,
+                workers_per_user=settings.workers_per_user,
+            )
+            keys = KeyRing(repo, settings.api_key)
+            async with UploadService(repo, client, keys, limits) as service:
+                yield Core(settings=settings, repo=repo, service=service, http=http)
+    finally:
+        await engine.dispose()
+
+
+async def migrate(settings: Settings) -> None:
+    """``picloud-bots db upgrade``: apply migrations and nothing else."""
+    engine = create_engine(settings.resolved_database_url)
+    try:
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+async def load_secret_box(settings: Settings, engine: AsyncEngine) -> SecretBox:
+    """The configured key, else the data dir's; a new one only for an empty database."""
+    if settings.secret_key is not None:
+        return SecretBox(
+            parse_secret_key(settings.secret_key.get_secret_value(), "PICLOUD_SECRET_KEY")
+        )
+    key = read_secret_file(settings.data_dir)
+    if key is None:
+        if await is_sealed(engine):
+            raise SecretKeyError(
+                f"the database holds encrypted keys, but PICLOUD_SECRET_KEY is unset and "
+                f"{settings.data_dir / SECRET_FILE_NAME} is missing: restore that file or set "
+                "PICLOUD_SECRET_KEY to the key it held (a new key would lose every stored key)"
+            )
+        key = create_secret_file(settings.data_dir)
+    return SecretBox(key)

@@ -1,0 +1,70 @@
+"""Which key an upload uses, and storing keys: the user's own, then the chat's,
+then the operator's guest key."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from pydantic import SecretStr
+
+from core.db.repository import Repository
+from core.errors import MissingKey
+from core.keys import mask_api_key, normalize_api_key
+from core.refs import ChatRef, UserRef
+
+
+class KeyOrigin(enum.StrEnum):
+    GIVEN = "given"
+    USER = "user"
+    CHAT = "chat"
+    OPERATOR = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedKey:
+    key: SecretStr
+    origin: KeyOrigin
+
+
+class KeyRing:
+    def __init__(self, repo: Repository, operator_key: SecretStr | None) -> None:
+        self._repo = repo
+        self._operator_key = operator_key
+
+    async def resolve(
+        self, user: UserRef, chat: ChatRef | None = None, given: SecretStr | None = None
+    ) -> ResolvedKey:
+        if given is not None:
+            return ResolvedKey(normalize_api_key(given.get_secret_value()), KeyOrigin.GIVEN)
+        if own := await self._repo.get_user_key(user):
+            return ResolvedKey(own, KeyOrigin.USER)
+        if chat is not None and (shared := await self._repo.get_chat_key(chat)):
+            return ResolvedKey(shared, KeyOrigin.CHAT)
+        if self._operator_key is not None:
+            return ResolvedKey(self._operator_key, KeyOrigin.OPERATOR)
+        raise MissingKey("no API key: set your own picloud API key first")
+
+    async def set_user_key(self, user: UserRef, text: str) -> str:
+        """Store the key; return it masked for the confirmation."""
+        key = normalize_api_key(text)
+        await self._repo.set_user_key(user, key.get_secret_value())
+        return mask_api_key(key)
+
+    async def remove_user_key(self, user: UserRef) -> bool:
+        return await self._repo.delete_user_key(user)
+
+    async def show_user_key(self, user: UserRef) -> str | None:
+        key = await self._repo.get_user_key(user)
+        return mask_api_key(key) if key else None
+
+    async def set_chat_key(self, chat: ChatRef, text: str, set_by: UserRef) -> str:
+        key = normalize_api_key(text)
+        await self._repo.set_chat_key(chat, key.get_secret_value(), set_by)
+        return mask_api_key(key)
+
+    async def remove_chat_key(self, chat: ChatRef, removed_by: UserRef) -> None:
+        await self._repo.set_chat_key(chat, None, removed_by)
+
+    def fingerprint(self, key: SecretStr) -> str:
+        return self._repo.box.fingerprint(key.get_secret_value())

@@ -1,0 +1,104 @@
+"""The neutral values that cross between a front-end and the upload service."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from core.chevereto.files import read_file_chunks
+from core.chevereto.models import (
+    MediaType,
+    ProgressCallback,
+    RemoteUrl,
+    UploadOptions,
+    UploadSource,
+)
+from core.errors import PicloudError
+from core.refs import ChatRef, UploadId, UserRef
+
+FILE_SCHEME = "file"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInput:
+    """Media to upload, and how to get it again after a restart.
+
+    ``ref`` is ``scheme:rest`` (``file:/abs/path``, a front-end's own scheme for its
+    platform's files); the service finds the opener registered for the scheme when
+    it resumes a job. ``content_md5``, when known before uploading, lets a repeat be
+    answered from the records without touching the host.
+    """
+
+    ref: str
+    source: UploadSource | RemoteUrl
+    content_md5: str | None = None
+
+    @classmethod
+    async def from_path(cls, path: Path) -> MediaInput:
+        path = await asyncio.to_thread(path.resolve)
+        digest = hashlib.md5(usedforsecurity=False)
+        async for chunk in read_file_chunks(path):
+            digest.update(chunk)
+        source = await asyncio.to_thread(UploadSource.from_path, path)
+        return cls(ref=f"{FILE_SCHEME}:{path}", source=source, content_md5=digest.hexdigest())
+
+
+SourceOpener = Callable[[str], Awaitable[UploadSource | RemoteUrl]]
+"""Reopens the media of a stored job from the ``rest`` of its ``scheme:rest`` ref."""
+
+
+async def open_file_ref(rest: str) -> UploadSource:
+    return await asyncio.to_thread(UploadSource.from_path, Path(rest))
+
+
+@dataclass(frozen=True, slots=True)
+class UploadRequest:
+    """Who uploads what, where; ``api_key`` (the shell's ``--key``) beats stored keys."""
+
+    user: UserRef
+    media: MediaInput
+    chat: ChatRef | None = None
+    options: UploadOptions = field(default_factory=UploadOptions)
+    reply_target: str | None = None
+    api_key: SecretStr | None = None
+    progress: ProgressCallback | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadView:
+    """An upload as a front-end may show it. There is no delete link here, on purpose."""
+
+    upload_id: UploadId
+    media_type: MediaType
+    title: str | None
+    url_viewer: str | None
+    url: str | None
+    thumb_url: str | None
+    medium_url: str | None
+    display_url: str | None
+    size: int | None
+    is_approved: bool
+    expires_at: datetime | None
+    created_at: datetime
+    repeated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobOutcome:
+    """How a job that outlived its caller ended; handed to the front-end to answer."""
+
+    upload_id: UploadId
+    user: UserRef
+    chat: ChatRef | None
+    reply_target: str | None
+    result: UploadView | None
+    error: PicloudError | None
+
+
+Deliver = Callable[[JobOutcome], Awaitable[None]]

@@ -1,0 +1,372 @@
+"""The upload service: the one door every front-end uses to upload and delete.
+
+An upload goes: checks that need no network (size, key) → a repeat answered from
+the records → the job recorded → a place in the worker pool → the host → the
+record finished. A job whose process died is run again by :meth:`resume`, and its
+outcome handed to the front-end that registered for it, so every accepted upload
+gets exactly one answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import SecretStr
+
+from core.chevereto.client import CheveretoClient
+from core.chevereto.models import (
+    ByteStream,
+    DeleteOutcome,
+    ProgressCallback,
+    RemoteUrl,
+    UploadOptions,
+    UploadSource,
+)
+from core.db.repository import NewJob, Repository
+from core.db.tables import JobStatus, Upload, utcnow
+from core.errors import (
+    DuplicateUpload,
+    EmptyFile,
+    NotFound,
+    PermissionDenied,
+    PicloudError,
+    TooBig,
+)
+from core.expiry import parse_optional_expiry
+from core.refs import ChatRef, Platform, UploadId, UserRef
+from core.service.keyring import KeyRing
+from core.service.pool import WorkerPool
+from core.service.records import (
+    chat_of,
+    options_from_dict,
+    options_to_dict,
+    owner_of,
+    stored_error,
+    view_of,
+)
+from core.service.types import (
+    FILE_SCHEME,
+    Deliver,
+    JobOutcome,
+    SourceOpener,
+    UploadRequest,
+    UploadView,
+    open_file_ref,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+REPEAT_ELSEWHERE = (
+    "the host already has this file from this bot in the last 24 hours, but not from "
+    "your key (or it was deleted), so there is no link to give back"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLimits:
+    max_upload_bytes: int
+    workers: int = 4
+    workers_per_user: int = 2
+
+
+@dataclass(slots=True)
+class _Job:
+    upload_id: UploadId
+    user: UserRef
+    source: UploadSource | RemoteUrl
+    key: SecretStr
+    fingerprint: str
+    options: UploadOptions
+    progress: ProgressCallback | None = None
+
+
+class UploadService:
+    def __init__(
+        self,
+        repo: Repository,
+        client: CheveretoClient,
+        keys: KeyRing,
+        limits: ServiceLimits,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._repo = repo
+        self._client = client
+        self.keys = keys
+        self._limits = limits
+        self._clock = clock
+        self._pool = WorkerPool(limits.workers, limits.workers_per_user)
+        self._openers: dict[str, SourceOpener] = {FILE_SCHEME: open_file_ref}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def register_opener(self, scheme: str, opener: SourceOpener) -> None:
+        """Teach the service to reopen a front-end's media after a restart."""
+        self._openers[scheme] = opener
+
+    # -- uploading --------------------------------------------------------------
+
+    async def upload(self, request: UploadRequest) -> UploadView:
+        """Upload and wait for the result; raise a :class:`PicloudError` on failure."""
+        self.check_size(_size_of(request.media.source))
+        resolved = await self.keys.resolve(request.user, request.chat, request.api_key)
+        fingerprint = self.keys.fingerprint(resolved.key)
+        if request.media.content_md5 and (
+            earlier := await self._repo.find_repeat(
+                request.media.content_md5, fingerprint, self._clock()
+            )
+        ):
+            return view_of(earlier, repeated=True)
+        options = await self._with_preferences(request.user, request.options)
+        row = await self._repo.create_job(_new_job(request, options, fingerprint))
+        job = _Job(
+            upload_id=UploadId(row.public_id),
+            user=request.user,
+            source=request.media.source,
+            key=resolved.key,
+            fingerprint=fingerprint,
+            options=options,
+            progress=request.progress,
+        )
+        try:
+            view = await self._track(self._run(job))
+        except Exception:
+            # The caller answers the error; a cancelled job is not answered, it resumes.
+            await self._repo.mark_answered(job.upload_id)
+            raise
+        await self._repo.mark_answered(job.upload_id)
+        return view
+
+    def check_size(self, size: int | None) -> None:
+        """Refuse what the host would refuse anyway, before anything is downloaded."""
+        if size == 0:
+            raise EmptyFile("the file is empty")
+        if size is not None and size > self._limits.max_upload_bytes:
+            max_mb = self._limits.max_upload_bytes // (1024 * 1024)
+            raise TooBig(f"the file is larger than {max_mb} MB", max_mb=max_mb)
+
+    async def _with_preferences(self, user: UserRef, options: UploadOptions) -> UploadOptions:
+        prefs = await self._repo.get_prefs(user)
+        return replace(
+            options,
+            expiration=options.expiration or parse_optional_expiry(prefs.default_expiry),
+            nsfw=options.nsfw or prefs.nsfw,
+            album_id=options.album_id or prefs.album_id,
+        )
+
+    def _track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        # Tracked so that aclose() can stop work in flight (it is resumed at next start).
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, job: _Job) -> UploadView:
+        async with self._pool.slot(job.user):
+            await self._repo.start_attempt(job.upload_id)
+            hashing = _HashingSource(job.source)
+            try:
+                media = await self._client.upload(
+                    hashing.source, key=job.key, options=job.options, progress=job.progress
+                )
+            except DuplicateUpload:
+                return await self._answer_duplicate(job, hashing.md5)
+            except PicloudError as error:
+                await self._repo.fail_job(job.upload_id, error.kind)
+                raise
+            except Exception:
+                await self._repo.fail_job(job.upload_id, "error")
+                raise
+        row = await self._repo.complete_job(job.upload_id, media, hashing.md5)
+        return view_of(row)
+
+    async def _answer_duplicate(self, job: _Job, md5: str | None) -> UploadView:
+        """The host refused a repeat: answer from our records, or say plainly why not."""
+        await self._repo.fail_job(job.upload_id, DuplicateUpload.kind)
+        earlier = md5 and await self._repo.find_repeat(md5, job.fingerprint, self._clock())
+        if not earlier:
+            raise DuplicateUpload(REPEAT_ELSEWHERE)
+        return view_of(earlier, repeated=True)
+
+    # -- after a restart ---------------------------------------------------------
+
+    async def resume(self, platform: Platform, deliver: Deliver) -> int:
+        """Answer what was finished but never answered, and run what was cut off.
+
+        Returns how many jobs were picked up; their work goes on in the background.
+        """
+        pending = await self._repo.unanswered_jobs(platform)
+        unfinished = await self._repo.unfinished_jobs(platform)
+        for row in pending:
+            self._track(self._deliver(row, deliver, view=None))
+        for row in unfinished:
+            self._track(self._rerun(row, deliver))
+        log.info("resuming %d unfinished and %d unanswered uploads", len(unfinished), len(pending))
+        return len(pending) + len(unfinished)
+
+    async def _rerun(self, row: Upload, deliver: Deliver) -> None:
+        upload_id = UploadId(row.public_id)
+        try:
+            job = await self._job_from_record(row)
+        except PicloudError as error:
+            await self._repo.fail_job(upload_id, error.kind)
+            await self._deliver(row, deliver, view=None, error=error)
+            return
+        try:
+            view = await self._run(job)
+        except PicloudError as error:
+            await self._deliver(row, deliver, view=None, error=error)
+            return
+        await self._deliver(row, deliver, view=view)
+
+    async def _job_from_record(self, row: Upload) -> _Job:
+        owner = owner_of(row)
+        resolved = await self.keys.resolve(owner, chat_of(row))
+        return _Job(
+            upload_id=UploadId(row.public_id),
+            user=owner,
+            source=await self._reopen(row.source_ref),
+            key=resolved.key,
+            fingerprint=self.keys.fingerprint(resolved.key),
+            options=options_from_dict(json.loads(row.options_json)),
+        )
+
+    async def _reopen(self, source_ref: str) -> UploadSource | RemoteUrl:
+        scheme, _, rest = source_ref.partition(":")
+        opener = self._openers.get(scheme)
+        if opener is None:
+            raise NotFound(f"cannot reopen media of kind {scheme!r} after a restart")
+        try:
+            return await opener(rest)
+        except PicloudError:
+            raise
+        except OSError:
+            raise NotFound("the media is no longer available") from None
+
+    async def _deliver(
+        self,
+        row: Upload,
+        deliver: Deliver,
+        *,
+        view: UploadView | None,
+        error: PicloudError | None = None,
+    ) -> None:
+        upload_id = UploadId(row.public_id)
+        if view is None and error is None:
+            fresh = await self._repo.find_upload(upload_id)
+            if fresh is not None and fresh.status == JobStatus.DONE:
+                view = view_of(fresh)
+            else:
+                error = stored_error(fresh or row)
+        outcome = JobOutcome(
+            upload_id=upload_id,
+            user=owner_of(row),
+            chat=chat_of(row),
+            reply_target=row.reply_target,
+            result=view,
+            error=error,
+        )
+        await deliver(outcome)
+        await self._repo.mark_answered(upload_id)
+
+    # -- deleting and listing -----------------------------------------------------
+
+    async def delete(
+        self, upload_id: UploadId, requester: UserRef, *, admin_of: ChatRef | None = None
+    ) -> DeleteOutcome:
+        """Delete an upload for its uploader, or for an admin of the chat it was made in.
+
+        ``admin_of`` is the chat the front-end has checked the requester administers.
+        """
+        row = await self._repo.find_upload(upload_id)
+        if row is None or row.platform != requester.platform:
+            raise NotFound("this upload is unknown (the button may be too old)")
+        if not _may_delete(row, requester, admin_of):
+            raise PermissionDenied("only the uploader or a chat admin can delete this")
+        if row.status == JobStatus.DELETED:
+            return DeleteOutcome.ALREADY_GONE
+        delete_url = await self._repo.get_delete_url(upload_id)
+        if delete_url is None:
+            raise NotFound("this upload has nothing to delete")
+        outcome = await self._client.delete(delete_url)
+        if outcome is not DeleteOutcome.FAILED:
+            await self._repo.mark_deleted(upload_id)
+        return outcome
+
+    async def history(self, user: UserRef, limit: int = 10) -> list[UploadView]:
+        return [view_of(row) for row in await self._repo.recent_uploads(user, limit)]
+
+    async def upload_count(self, user: UserRef) -> int:
+        return await self._repo.count_uploads(user)
+
+    async def find(self, upload_id: UploadId) -> UploadView | None:
+        row = await self._repo.find_upload(upload_id)
+        return view_of(row) if row and row.status == JobStatus.DONE else None
+
+    # -- lifetime -------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Stop work in flight; those jobs stay recorded and are resumed at next start."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def __aenter__(self) -> UploadService:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+
+def _may_delete(row: Upload, requester: UserRef, admin_of: ChatRef | None) -> bool:
+    if row.user_id == requester.user_id:
+        return True
+    return admin_of is not None and row.chat_id is not None and row.chat_id == admin_of.chat_id
+
+
+def _size_of(source: UploadSource | RemoteUrl) -> int | None:
+    return source.size if isinstance(source, UploadSource) else None
+
+
+def _new_job(request: UploadRequest, options: UploadOptions, fingerprint: str) -> NewJob:
+    source = request.media.source
+    is_file = isinstance(source, UploadSource)
+    return NewJob(
+        user=request.user,
+        chat=request.chat,
+        source_ref=request.media.ref,
+        source_name=source.filename if isinstance(source, UploadSource) else source.url,
+        source_size=source.size if isinstance(source, UploadSource) else None,
+        content_type=source.content_type if is_file else None,
+        options=options_to_dict(options),
+        reply_target=request.reply_target,
+        key_fingerprint=fingerprint,
+        content_md5=request.media.content_md5,
+    )
+
+
+class _HashingSource:
+    """Wraps a source so the md5 of the last complete pass is known afterwards.
+
+    The host's duplicate check is by md5; hashing while sending costs no extra read.
+    """
+
+    def __init__(self, source: UploadSource | RemoteUrl) -> None:
+        self.md5: str | None = None
+        self.source: UploadSource | RemoteUrl = source
+        if isinstance(source, UploadSource):
+            self.source = replace(source, open=lambda: self._hashed(source))
+
+    async def _hashed(self, source: UploadSource) -> ByteStream:
+        digest = hashlib.md5(usedforsecurity=False)
+        async for chunk in source.open():
+            digest.update(chunk)
+            yield chunk
+        self.md5 = digest.hexdigest()

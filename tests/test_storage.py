@@ -1,0 +1,288 @@
+"""The storage suite: runs on SQLite always and on PostgreSQL when configured."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from core.chevereto.models import MediaType, UploadedMedia
+from core.db.database import create_engine, upgrade
+from core.db.repository import NewJob, Repository
+from core.db.tables import JobStatus
+from core.errors import DatabaseUnavailable, SecretKeyError
+from core.refs import ChatId, ChatRef, Platform, UploadId, UserId, UserRef
+from core.runtime import load_secret_box
+from core.secrets import SECRET_FILE_NAME, SecretBox
+from tests.db import make_settings
+
+USER = UserRef(Platform.TELEGRAM, UserId("1001"))
+OTHER = UserRef(Platform.DISCORD, UserId("1001"))
+CHAT = ChatRef(Platform.TELEGRAM, ChatId("-100500"))
+API_KEY = "chv_7_storagetestkeyZZZZZZZZZZZZZZZZZZZ"
+DELETE_URL = "http://127.0.0.1:9/image/AbC/delete/" + "d" * 48
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await upgrade(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def repo(engine: AsyncEngine) -> Repository:
+    repository = Repository(engine, SecretBox(Fernet.generate_key()))
+    await repository.verify_secret_box()
+    return repository
+
+
+def a_job(**overrides: object) -> NewJob:
+    values: dict[str, object] = {
+        "user": USER,
+        "chat": CHAT,
+        "source_ref": "file:/tmp/cat.png",
+        "source_name": "cat.png",
+        "source_size": 1234,
+        "content_type": "image/png",
+        "options": {"title": "Кот", "tags": ["cats"]},
+        "reply_target": '{"chat": 1, "message": 2}',
+        "key_fingerprint": "f" * 64,
+        "content_md5": "a" * 32,
+        **overrides,
+    }
+    return NewJob(**values)  # type: ignore[arg-type]
+
+
+def media(**overrides: object) -> UploadedMedia:
+    values: dict[str, object] = {
+        "id_encoded": "AbC",
+        "media_type": MediaType.IMAGE,
+        "mime": "image/png",
+        "size": 1234,
+        "delete_url": SecretStr(DELETE_URL),
+        "url_viewer": "http://127.0.0.1:9/image/cat.AbC",
+        "url": "http://127.0.0.1:9/images/cat.png",
+        "thumb_url": "http://127.0.0.1:9/images/cat.th.png",
+        "title": "Кот",
+        **overrides,
+    }
+    return UploadedMedia(**values)  # type: ignore[arg-type]
+
+
+async def everything_stored(engine: AsyncEngine, database_url: str) -> bytes:
+    """What an attacker holding the database would read: files on SQLite, rows on PG."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        await engine.dispose()  # let SQLite write back the WAL, then read every file
+        path = Path(str(url.database))
+        files = [path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")]
+        return b"".join(p.read_bytes() for p in files if p.exists())
+    rows: list[str] = []
+    async with engine.connect() as connection:
+        for table in ("meta", "user_keys", "chat_settings", "user_prefs", "uploads"):
+            result = await connection.execute(text(f"SELECT t::text FROM {table} t"))
+            rows.extend(row[0] for row in result)
+    return "\n".join(rows).encode()
+
+
+async def test_migrations_apply_twice_without_change(engine: AsyncEngine) -> None:
+    await upgrade(engine)
+    async with engine.connect() as connection:
+        version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).one()
+    assert version[0] == "0001"
+
+
+async def test_user_key_round_trip_per_platform(repo: Repository) -> None:
+    await repo.set_user_key(USER, API_KEY)
+    await repo.set_user_key(USER, API_KEY + "2")  # replaces, does not add a second row
+
+    stored = await repo.get_user_key(USER)
+    assert stored is not None and stored.get_secret_value() == API_KEY + "2"
+    assert await repo.get_user_key(OTHER) is None
+    assert await repo.delete_user_key(USER) is True
+    assert await repo.delete_user_key(USER) is False
+    assert await repo.get_user_key(USER) is None
+
+
+async def test_chat_settings_mirroring_and_key(repo: Repository) -> None:
+    assert await repo.get_chat_settings(CHAT) is None
+    await repo.set_mirroring(CHAT, True, USER)
+    await repo.set_chat_key(CHAT, API_KEY, USER)
+
+    settings = await repo.get_chat_settings(CHAT)
+    assert settings is not None and settings.mirror_enabled and settings.key_set_by == "1001"
+    chat_key = await repo.get_chat_key(CHAT)
+    assert chat_key is not None and chat_key.get_secret_value() == API_KEY
+
+    await repo.set_chat_key(CHAT, None, USER)
+    await repo.set_mirroring(CHAT, False, USER)
+    assert await repo.get_chat_key(CHAT) is None
+    settings = await repo.get_chat_settings(CHAT)
+    assert settings is not None and not settings.mirror_enabled
+
+
+async def test_preferences_default_then_update(repo: Repository) -> None:
+    prefs = await repo.get_prefs(USER)
+    assert (prefs.language, prefs.default_expiry, prefs.nsfw, prefs.album_id) == (
+        None,
+        None,
+        False,
+        None,
+    )
+    await repo.update_prefs(USER, language="ru", default_expiry="P1D", nsfw=True)
+    prefs = await repo.get_prefs(USER)
+    assert (prefs.language, prefs.default_expiry, prefs.nsfw) == ("ru", "P1D", True)
+    with pytest.raises(ValueError, match="no preference"):
+        await repo.update_prefs(USER, user_id="someone else")
+
+
+async def test_job_lifecycle_and_repeat_lookup(repo: Repository) -> None:
+    row = await repo.create_job(a_job())
+    upload_id = UploadId(row.public_id)
+    assert row.status == JobStatus.ACCEPTED
+    assert [r.public_id for r in await repo.unfinished_jobs(Platform.TELEGRAM)] == [upload_id]
+
+    await repo.start_attempt(upload_id)
+    await repo.start_attempt(upload_id)
+    done = await repo.complete_job(upload_id, media(), content_md5="b" * 32)
+    assert (done.status, done.attempts, done.remote_id) == (JobStatus.DONE, 2, "AbC")
+    assert await repo.unfinished_jobs(Platform.TELEGRAM) == []
+    assert [r.public_id for r in await repo.unanswered_jobs(Platform.TELEGRAM)] == [upload_id]
+
+    await repo.mark_answered(upload_id)
+    assert await repo.unanswered_jobs(Platform.TELEGRAM) == []
+    now = datetime.now(UTC)
+    found = await repo.find_repeat("b" * 32, "f" * 64, now)
+    assert found is not None and found.public_id == upload_id
+    assert await repo.find_repeat("b" * 32, "e" * 64, now) is None  # another key
+    assert await repo.count_uploads(USER) == 1
+    assert [r.public_id for r in await repo.recent_uploads(USER)] == [upload_id]
+
+
+async def test_expired_upload_is_not_a_repeat(repo: Repository) -> None:
+    row = await repo.create_job(a_job())
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    await repo.complete_job(UploadId(row.public_id), media(expires_at=soon), "c" * 32)
+
+    assert await repo.find_repeat("c" * 32, "f" * 64, datetime.now(UTC)) is not None
+    assert await repo.find_repeat("c" * 32, "f" * 64, soon + timedelta(seconds=1)) is None
+
+
+async def test_failed_and_deleted_jobs(repo: Repository) -> None:
+    failed = await repo.create_job(a_job())
+    await repo.fail_job(UploadId(failed.public_id), "host_down")
+    deleted = await repo.create_job(a_job(content_md5="d" * 32))
+    deleted_id = UploadId(deleted.public_id)
+    await repo.complete_job(deleted_id, media(), None)
+    assert (await repo.get_delete_url(deleted_id)) is not None
+
+    await repo.mark_deleted(deleted_id)
+
+    row = await repo.find_upload(UploadId(failed.public_id))
+    assert row is not None and (row.status, row.last_error) == (JobStatus.FAILED, "host_down")
+    assert await repo.get_delete_url(deleted_id) is None
+    assert await repo.find_repeat("d" * 32, "f" * 64, datetime.now(UTC)) is None
+    assert await repo.recent_uploads(USER) == []
+
+
+async def test_no_key_or_delete_link_in_the_raw_database(
+    repo: Repository, engine: AsyncEngine, database_url: str
+) -> None:
+    await repo.set_user_key(USER, API_KEY)
+    await repo.set_chat_key(CHAT, API_KEY, USER)
+    row = await repo.create_job(a_job())
+    await repo.complete_job(UploadId(row.public_id), media(), None)
+
+    raw = await everything_stored(engine, database_url)
+
+    assert b"http://127.0.0.1:9/images/cat.png" in raw  # the reading works...
+    assert API_KEY.encode() not in raw  # ...and finds no secret
+    assert b"chv_7_" not in raw
+    assert DELETE_URL.encode() not in raw
+    assert b"d" * 48 not in raw
+
+
+async def test_wrong_secret_key_is_refused(engine: AsyncEngine) -> None:
+    await Repository(engine, SecretBox(Fernet.generate_key())).verify_secret_box()
+
+    with pytest.raises(SecretKeyError, match="not the one this database was written with"):
+        await Repository(engine, SecretBox(Fernet.generate_key())).verify_secret_box()
+
+
+async def test_secret_file_is_generated_private_once(engine: AsyncEngine, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path / "data")
+    box = await load_secret_box(settings, engine)
+    await Repository(engine, box).verify_secret_box()
+    secret_file = tmp_path / "data" / SECRET_FILE_NAME
+
+    assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    again = await load_secret_box(settings, engine)
+    assert again.fingerprint("x") == box.fingerprint("x")
+
+
+async def test_missing_secret_file_for_a_sealed_database_is_an_error(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "data")
+    await Repository(engine, await load_secret_box(settings, engine)).verify_secret_box()
+    (tmp_path / "data" / SECRET_FILE_NAME).unlink()
+
+    with pytest.raises(SecretKeyError, match="would lose every stored key"):
+        await load_secret_box(settings, engine)
+    assert not (tmp_path / "data" / SECRET_FILE_NAME).exists()
+
+
+@pytest.mark.parametrize("bad", ["not-a-key", "", "x" * 44])
+async def test_corrupt_secret_key_is_refused(engine: AsyncEngine, tmp_path: Path, bad: str) -> None:
+    (tmp_path / SECRET_FILE_NAME).write_text(bad)
+    settings = make_settings(tmp_path)
+
+    with pytest.raises(SecretKeyError, match="not a valid key"):
+        await load_secret_box(settings, engine)
+    with pytest.raises(SecretKeyError, match="PICLOUD_SECRET_KEY is not a valid key"):
+        await load_secret_box(make_settings(tmp_path, secret_key=bad or "  x "), engine)
+
+
+async def test_unreachable_postgres_is_a_clear_error() -> None:
+    engine = create_engine("postgresql+asyncpg://nobody:hunter2@127.0.0.1:9/none")
+    with pytest.raises(DatabaseUnavailable) as caught:
+        await upgrade(engine)
+    await engine.dispose()
+    assert "cannot open the database" in str(caught.value)
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_unopenable_sqlite_path_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(DatabaseUnavailable, match="cannot open the database.*Not a directory"):
+        create_engine(f"sqlite+aiosqlite:///{blocker}/inside/db.sqlite")
+
+
+async def test_locked_sqlite_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout_s=0.2)
+    try:
+        with pytest.raises(DatabaseUnavailable, match="cannot open the database.*locked"):
+            await upgrade(engine)
+    finally:
+        holder.close()
+        await engine.dispose()
+
+
+def test_not_a_database_url() -> None:
+    with pytest.raises(DatabaseUnavailable, match="not a database URL"):
+        create_engine("this is not a url")

@@ -11,7 +11,7 @@ import logging
 import re
 
 _SECRETS = (
-    (re.compile(r"\b\d{5,12}:[A-Za-z0-9_-]{30,}"), "<bot-token>"),
+    (re.compile(r"(?<!\d)\d{5,12}:[A-Za-z0-9_-]{30,}"), "<bot-token>"),
     (re.compile(r"\bchv_[A-Za-z0-9_]{4,}"), "chv_<key>"),
     (re.compile(r"(/delete/)[A-Za-z0-9]{8,}"), r"\1<secret>"),
     (re.compile(r"(?i)(x-api-key['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+"), r"\1<key>"),

@@ -40,7 +40,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
 
 
-class postgres_database:  # noqa: N801 - used like a function: async with postgres_database(...)
+class postgres_database:  # named like the function it reads as: async with postgres_database(url)
     """A fresh, uniquely named database on the server, dropped on exit."""
 
     def __init__(self, server_url: str) -> None:

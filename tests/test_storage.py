@@ -266,7 +266,7 @@ async def test_unreachable_postgres_is_a_clear_error() -> None:
 async def test_unopenable_sqlite_path_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(DatabaseUnavailable, match="cannot open the database.*Not a directory"):
+    with pytest.raises(DatabaseUnavailable, match=r"cannot open the database.*Not a directory"):
         create_engine(f"sqlite+aiosqlite:///{blocker}/inside/db.sqlite")
 
 
@@ -276,7 +276,7 @@ async def test_locked_sqlite_is_a_clear_error(tmp_path: Path) -> None:
     holder.execute("BEGIN EXCLUSIVE")
     engine = create_engine(f"sqlite+aiosqlite:///{path}", busy_timeout_s=0.2)
     try:
-        with pytest.raises(DatabaseUnavailable, match="cannot open the database.*locked"):
+        with pytest.raises(DatabaseUnavailable, match=r"cannot open the database.*locked"):
             await upgrade(engine)
     finally:
         holder.close()

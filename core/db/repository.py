@@ -226,12 +226,14 @@ class Repository:
             session.add(row)
         return row
 
-    async def start_attempt(self, upload_id: UploadId) -> None:
+    async def start_attempt(self, upload_id: UploadId) -> int:
+        """Mark the job running; return which attempt this is (1 for the first)."""
         async with self._session() as session:
             row = await self._upload_row(session, upload_id)
             row.status = JobStatus.RUNNING
             row.attempts += 1
             row.updated_at = utcnow()
+            return row.attempts
 
     async def complete_job(
         self, upload_id: UploadId, media: UploadedMedia, content_md5: str | None

@@ -68,6 +68,10 @@ REPEAT_ELSEWHERE = (
     "the host already has this file from this bot in the last 24 hours, but not from "
     "your key (or it was deleted), so there is no link to give back"
 )
+REPEAT_OF_LOST_ANSWER = (
+    "the host received this file before a restart, but its answer was lost; it refuses "
+    "the same file again for 24 hours"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,14 +174,14 @@ class UploadService:
 
     async def _run(self, job: _Job) -> UploadView:
         async with self._pool.slot(job.user):
-            await self._repo.start_attempt(job.upload_id)
+            attempt = await self._repo.start_attempt(job.upload_id)
             hashing = _HashingSource(job.source)
             try:
                 media = await self._client.upload(
                     hashing.source, key=job.key, options=job.options, progress=job.progress
                 )
             except DuplicateUpload:
-                return await self._answer_duplicate(job, hashing.md5)
+                return await self._answer_duplicate(job, hashing.md5, first_try=attempt == 1)
             except PicloudError as error:
                 await self._repo.fail_job(job.upload_id, error.kind)
                 raise
@@ -187,12 +191,12 @@ class UploadService:
         row = await self._repo.complete_job(job.upload_id, media, hashing.md5)
         return view_of(row)
 
-    async def _answer_duplicate(self, job: _Job, md5: str | None) -> UploadView:
+    async def _answer_duplicate(self, job: _Job, md5: str | None, *, first_try: bool) -> UploadView:
         """The host refused a repeat: answer from our records, or say plainly why not."""
         await self._repo.fail_job(job.upload_id, DuplicateUpload.kind)
         earlier = md5 and await self._repo.find_repeat(md5, job.fingerprint, self._clock())
         if not earlier:
-            raise DuplicateUpload(REPEAT_ELSEWHERE)
+            raise DuplicateUpload(REPEAT_ELSEWHERE if first_try else REPEAT_OF_LOST_ANSWER)
         return view_of(earlier, repeated=True)
 
     # -- after a restart ---------------------------------------------------------
@@ -337,14 +341,17 @@ def _size_of(source: UploadSource | RemoteUrl) -> int | None:
 
 def _new_job(request: UploadRequest, options: UploadOptions, fingerprint: str) -> NewJob:
     source = request.media.source
-    is_file = isinstance(source, UploadSource)
+    if isinstance(source, UploadSource):
+        name, size, content_type = source.filename, source.size, source.content_type
+    else:
+        name, size, content_type = source.url, None, None
     return NewJob(
         user=request.user,
         chat=request.chat,
         source_ref=request.media.ref,
-        source_name=source.filename if isinstance(source, UploadSource) else source.url,
-        source_size=source.size if isinstance(source, UploadSource) else None,
-        content_type=source.content_type if is_file else None,
+        source_name=name,
+        source_size=size,
+        content_type=content_type,
         options=options_to_dict(options),
         reply_target=request.reply_target,
         key_fingerprint=fingerprint,

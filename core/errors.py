@@ -118,6 +118,12 @@ class RequestDenied(UploadRejected):
 class DuplicateUpload(UploadRejected):
     kind = "duplicate"
 
+    def __init__(
+        self, message: str, *, code: int | None = None, after_lost_answer: bool = False
+    ) -> None:
+        super().__init__(message, code=code)
+        self.after_lost_answer = after_lost_answer
+
 
 class TooBig(UploadRejected):
     kind = "too_big"

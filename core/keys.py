@@ -10,7 +10,14 @@ from core.errors import InvalidApiKey
 
 KEY_MIN_LENGTH = 8
 KEY_MAX_LENGTH = 200
-_PRINTABLE_NO_SPACE = re.compile(r"^[\x21-\x7e]+$")
+# Printable ASCII without spaces: a key is one word, and a CR/LF in a header value
+# would be an injection.
+_ONE_WORD = re.compile(r"[\x21-\x7e]+")
+
+
+def is_one_word(key: str) -> bool:
+    """Whether ``key`` has the only shape a key can have (refused, never repaired)."""
+    return _ONE_WORD.fullmatch(key) is not None
 
 
 def normalize_api_key(text: str) -> SecretStr:
@@ -22,7 +29,7 @@ def normalize_api_key(text: str) -> SecretStr:
     key = text.strip()
     if not key:
         raise InvalidApiKey("the API key is empty")
-    if not _PRINTABLE_NO_SPACE.match(key):
+    if not is_one_word(key):
         raise InvalidApiKey(
             "an API key has no spaces, line breaks or special characters: copy it again"
         )

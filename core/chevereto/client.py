@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import random
-import re
 import time
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
@@ -52,6 +51,8 @@ from core.errors import (
     LinkRefused,
     MissingKey,
 )
+from core.keys import is_one_word
+from core.logging_setup import RedactingFilter
 
 __all__ = ["DEFAULT_TIMEOUT", "USER_AGENT", "CheveretoClient", "RetryPolicy", "make_http_client"]
 
@@ -70,11 +71,7 @@ USER_AGENT = f"picloud-bots/{_package_version()}"
 # poster frame before answering. Connecting is the only step that should be quick.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=60.0, pool=30.0)
 
-# Printable ASCII without spaces: a key is one word, and a CR/LF in a header value
-# would be an injection. We refuse rather than strip, so the user sees the typo.
-_KEY = re.compile(r"[\x21-\x7e]+")
 _DELETED = frozenset({301, 302, 303})
-_DELETE_SECRET = re.compile(r"(/delete/)[^/?#\s]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +127,7 @@ class CheveretoClient:
         self._http = http
         self._api_url = _checked_api_url(api_url)
         self._retry = retry
-        _hide_delete_secrets_from_httpx_log()
+        _hide_secrets_from_httpx_log()
 
     async def upload(
         self,
@@ -162,6 +159,7 @@ class CheveretoClient:
                         "the upload host already has this file: an earlier try may have "
                         "gone through with its answer lost",
                         code=exc.code,
+                        after_lost_answer=True,
                     ) from None
         raise AssertionError("unreachable: stamina re-raises the last failure")
 
@@ -289,7 +287,7 @@ def _header_key(key: ApiKey) -> str:
     value = key.get_secret_value()
     if not value:
         raise MissingKey("no API key was given")
-    if not _KEY.fullmatch(value):
+    if not is_one_word(value):
         raise InvalidApiKey(
             "an API key is one word without spaces or line breaks: copy it again from "
             "the site's settings"
@@ -334,25 +332,8 @@ def _redirects_to_itself(url: httpx.URL, location: str | None) -> bool:
     return target.path == url.path
 
 
-class _DeleteSecretFilter(logging.Filter):
-    """Masks delete-link secrets in httpx's own log line ("HTTP Request: GET <url>").
-
-    httpx logs every request URL at INFO; for a delete that URL is the secret.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_mask_delete_secret(arg) for arg in record.args)
-        return True
-
-
-def _mask_delete_secret(value: object) -> object:
-    if isinstance(value, httpx.URL | str) and "/delete/" in str(value):
-        return _DELETE_SECRET.sub(r"\1***", str(value))
-    return value
-
-
-def _hide_delete_secrets_from_httpx_log() -> None:
+def _hide_secrets_from_httpx_log() -> None:
+    # httpx logs every request URL at INFO; for a delete that URL is the secret.
     httpx_log = logging.getLogger("httpx")
-    if not any(isinstance(f, _DeleteSecretFilter) for f in httpx_log.filters):
-        httpx_log.addFilter(_DeleteSecretFilter())
+    if not any(isinstance(f, RedactingFilter) for f in httpx_log.filters):
+        httpx_log.addFilter(RedactingFilter())

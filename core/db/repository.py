@@ -236,10 +236,17 @@ class Repository:
             return row.attempts
 
     async def complete_job(
-        self, upload_id: UploadId, media: UploadedMedia, content_md5: str | None
+        self,
+        upload_id: UploadId,
+        media: UploadedMedia,
+        content_md5: str | None,
+        *,
+        answered: bool = False,
     ) -> Upload:
         async with self._session() as session:
             row = await self._upload_row(session, upload_id)
+            if answered:
+                row.answered_at = utcnow()
             row.status = JobStatus.DONE
             row.last_error = None
             row.content_md5 = content_md5 or media.checksum
@@ -258,9 +265,13 @@ class Repository:
             row.finished_at = row.updated_at = utcnow()
         return row
 
-    async def fail_job(self, upload_id: UploadId, error_kind: str) -> Upload:
+    async def fail_job(
+        self, upload_id: UploadId, error_kind: str, *, answered: bool = False
+    ) -> Upload:
         async with self._session() as session:
             row = await self._upload_row(session, upload_id)
+            if answered:
+                row.answered_at = utcnow()
             row.status = JobStatus.FAILED
             row.last_error = error_kind
             row.finished_at = row.updated_at = utcnow()

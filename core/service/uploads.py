@@ -90,6 +90,8 @@ class _Job:
     fingerprint: str
     options: UploadOptions
     progress: ProgressCallback | None = None
+    caller_waits: bool = False
+    """A caller awaits the outcome: handing it over is the answer, recorded with it."""
 
 
 class UploadService:
@@ -138,15 +140,9 @@ class UploadService:
             fingerprint=fingerprint,
             options=options,
             progress=request.progress,
+            caller_waits=True,
         )
-        try:
-            view = await self._track(self._run(job))
-        except Exception:
-            # The caller answers the error; a cancelled job is not answered, it resumes.
-            await self._repo.mark_answered(job.upload_id)
-            raise
-        await self._repo.mark_answered(job.upload_id)
-        return view
+        return await self._track(self._run(job))
 
     def check_size(self, size: int | None) -> None:
         """Refuse what the host would refuse anyway, before anything is downloaded."""
@@ -180,23 +176,28 @@ class UploadService:
                 media = await self._client.upload(
                     hashing.source, key=job.key, options=job.options, progress=job.progress
                 )
-            except DuplicateUpload:
-                return await self._answer_duplicate(job, hashing.md5, first_try=attempt == 1)
+            except DuplicateUpload as refusal:
+                lost_answer = attempt > 1 or refusal.after_lost_answer
+                return await self._answer_duplicate(job, hashing.md5, lost_answer=lost_answer)
             except PicloudError as error:
-                await self._repo.fail_job(job.upload_id, error.kind)
+                await self._repo.fail_job(job.upload_id, error.kind, answered=job.caller_waits)
                 raise
             except Exception:
-                await self._repo.fail_job(job.upload_id, "error")
+                await self._repo.fail_job(job.upload_id, "error", answered=job.caller_waits)
                 raise
-        row = await self._repo.complete_job(job.upload_id, media, hashing.md5)
+        row = await self._repo.complete_job(
+            job.upload_id, media, hashing.md5, answered=job.caller_waits
+        )
         return view_of(row)
 
-    async def _answer_duplicate(self, job: _Job, md5: str | None, *, first_try: bool) -> UploadView:
+    async def _answer_duplicate(
+        self, job: _Job, md5: str | None, *, lost_answer: bool
+    ) -> UploadView:
         """The host refused a repeat: answer from our records, or say plainly why not."""
-        await self._repo.fail_job(job.upload_id, DuplicateUpload.kind)
+        await self._repo.fail_job(job.upload_id, DuplicateUpload.kind, answered=job.caller_waits)
         earlier = md5 and await self._repo.find_repeat(md5, job.fingerprint, self._clock())
         if not earlier:
-            raise DuplicateUpload(REPEAT_ELSEWHERE if first_try else REPEAT_OF_LOST_ANSWER)
+            raise DuplicateUpload(REPEAT_OF_LOST_ANSWER if lost_answer else REPEAT_ELSEWHERE)
         return view_of(earlier, repeated=True)
 
     # -- after a restart ---------------------------------------------------------

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
@@ -63,6 +63,15 @@ async def is_sealed(engine: AsyncEngine) -> bool:
             return await session.get(Meta, SECRET_CHECK) is not None
     except (OperationalError, DBAPIError) as exc:
         raise DatabaseUnavailable(describe_failure(engine, exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class UploadContext:
+    """What an upload needs from storage, read in one go: keys and preferences."""
+
+    user_key: SecretStr | None
+    chat_key: SecretStr | None
+    prefs: UserPrefs
 
 
 class Repository:
@@ -180,7 +189,11 @@ class Repository:
     async def get_prefs(self, user: UserRef) -> UserPrefs:
         async with self._session() as session:
             row = await self._prefs_row(session, user)
-        return row or UserPrefs(platform=user.platform, user_id=user.user_id, updated_at=utcnow())
+        return row or self._default_prefs(user)
+
+    @staticmethod
+    def _default_prefs(user: UserRef) -> UserPrefs:
+        return UserPrefs(platform=user.platform, user_id=user.user_id, updated_at=utcnow())
 
     async def update_prefs(self, user: UserRef, **changes: Any) -> UserPrefs:
         async with self._session() as session:
@@ -202,6 +215,21 @@ class Repository:
         return (await session.exec(query)).first()
 
     # -- uploads as jobs ------------------------------------------------------
+
+    async def upload_context(self, user: UserRef, chat: ChatRef | None) -> UploadContext:
+        async with self._session() as session:
+            user_key = await self._user_key_row(session, user)
+            chat_row = await self._chat_row(session, chat) if chat else None
+            prefs = await self._prefs_row(session, user)
+        return UploadContext(
+            user_key=self.box.decrypt(user_key.key_ciphertext) if user_key else None,
+            chat_key=(
+                self.box.decrypt(chat_row.key_ciphertext)
+                if chat_row and chat_row.key_ciphertext
+                else None
+            ),
+            prefs=prefs or self._default_prefs(user),
+        )
 
     async def create_job(self, job: NewJob) -> Upload:
         now = utcnow()
@@ -228,12 +256,10 @@ class Repository:
 
     async def start_attempt(self, upload_id: UploadId) -> int:
         """Mark the job running; return which attempt this is (1 for the first)."""
-        async with self._session() as session:
-            row = await self._upload_row(session, upload_id)
-            row.status = JobStatus.RUNNING
-            row.attempts += 1
-            row.updated_at = utcnow()
-            return row.attempts
+        row = await self._update_upload(
+            upload_id, status=JobStatus.RUNNING, attempts=col(Upload.attempts) + 1
+        )
+        return row.attempts
 
     async def complete_job(
         self,
@@ -243,51 +269,60 @@ class Repository:
         *,
         answered: bool = False,
     ) -> Upload:
-        async with self._session() as session:
-            row = await self._upload_row(session, upload_id)
-            if answered:
-                row.answered_at = utcnow()
-            row.status = JobStatus.DONE
-            row.last_error = None
-            row.content_md5 = content_md5 or media.checksum
-            row.remote_id = media.id_encoded
-            row.media_type = media.media_type
-            row.title = media.title[:255] if media.title else None
-            row.url_viewer = media.url_viewer
-            row.url_direct = media.url
-            row.url_thumb = media.thumb_url
-            row.url_medium = media.medium_url
-            row.url_display = media.display_url
-            row.delete_url_ciphertext = self.box.encrypt(media.delete_url.get_secret_value())
-            row.is_approved = media.is_approved
-            row.size = media.size
-            row.expires_at = media.expires_at
-            row.finished_at = row.updated_at = utcnow()
-        return row
+        now = utcnow()
+        return await self._update_upload(
+            upload_id,
+            status=JobStatus.DONE,
+            last_error=None,
+            content_md5=content_md5,
+            remote_id=media.id_encoded,
+            media_type=media.media_type,
+            title=media.title[:255] if media.title else None,
+            url_viewer=media.url_viewer,
+            url_direct=media.url,
+            url_thumb=media.thumb_url,
+            url_medium=media.medium_url,
+            url_display=media.display_url,
+            delete_url_ciphertext=self.box.encrypt(media.delete_url.get_secret_value()),
+            is_approved=media.is_approved,
+            size=media.size,
+            expires_at=media.expires_at,
+            finished_at=now,
+            **_answered(now, answered),
+        )
 
     async def fail_job(
         self, upload_id: UploadId, error_kind: str, *, answered: bool = False
     ) -> Upload:
-        async with self._session() as session:
-            row = await self._upload_row(session, upload_id)
-            if answered:
-                row.answered_at = utcnow()
-            row.status = JobStatus.FAILED
-            row.last_error = error_kind
-            row.finished_at = row.updated_at = utcnow()
-        return row
+        now = utcnow()
+        return await self._update_upload(
+            upload_id,
+            status=JobStatus.FAILED,
+            last_error=error_kind,
+            finished_at=now,
+            **_answered(now, answered),
+        )
 
     async def mark_answered(self, upload_id: UploadId) -> None:
-        async with self._session() as session:
-            row = await self._upload_row(session, upload_id)
-            row.answered_at = utcnow()
+        await self._update_upload(upload_id, answered_at=utcnow())
 
     async def mark_deleted(self, upload_id: UploadId) -> None:
+        await self._update_upload(upload_id, status=JobStatus.DELETED, delete_url_ciphertext=None)
+
+    async def _update_upload(self, upload_id: UploadId, **values: Any) -> Upload:
+        """One UPDATE ... RETURNING: the changed row without reading it first."""
+        statement = (
+            update(Upload)
+            .where(col(Upload.public_id) == upload_id)
+            .values(updated_at=utcnow(), **values)
+            .returning(Upload)
+            .execution_options(synchronize_session=False)
+        )
         async with self._session() as session:
-            row = await self._upload_row(session, upload_id)
-            row.status = JobStatus.DELETED
-            row.delete_url_ciphertext = None
-            row.updated_at = utcnow()
+            row = (await session.scalars(statement)).one_or_none()
+        if row is None:
+            raise LookupError(f"no upload {upload_id}")
+        return row
 
     async def find_upload(self, upload_id: UploadId) -> Upload | None:
         async with self._session() as session:
@@ -362,13 +397,11 @@ class Repository:
         async with self._session() as session:
             return int((await session.exec(query)).one())
 
-    async def _upload_row(self, session: AsyncSession, upload_id: UploadId) -> Upload:
-        query = select(Upload).where(Upload.public_id == upload_id)
-        row: Upload | None = (await session.exec(query)).first()
-        if row is None:
-            raise LookupError(f"no upload {upload_id}")
-        return row
-
 
 def _expired(row: Upload, now: datetime) -> bool:
     return row.expires_at is not None and as_utc(row.expires_at) <= now
+
+
+def _answered(now: datetime, answered: bool) -> dict[str, datetime]:
+    # Handing the outcome to a waiting caller is its answer: record both at once.
+    return {"answered_at": now} if answered else {}

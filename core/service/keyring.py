@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from core.db.repository import Repository
+from core.db.repository import Repository, UploadContext
 from core.errors import MissingKey
 from core.keys import mask_api_key, normalize_api_key
 from core.refs import ChatRef, UserRef
@@ -36,11 +36,19 @@ class KeyRing:
         self, user: UserRef, chat: ChatRef | None = None, given: SecretStr | None = None
     ) -> ResolvedKey:
         if given is not None:
+            return self.choose(None, given=given)
+        return self.choose(await self._repo.upload_context(user, chat))
+
+    def choose(
+        self, stored: UploadContext | None, *, given: SecretStr | None = None
+    ) -> ResolvedKey:
+        """The key to use: one given for this upload, the user's, the chat's, the operator's."""
+        if given is not None:
             return ResolvedKey(normalize_api_key(given.get_secret_value()), KeyOrigin.GIVEN)
-        if own := await self._repo.get_user_key(user):
-            return ResolvedKey(own, KeyOrigin.USER)
-        if chat is not None and (shared := await self._repo.get_chat_key(chat)):
-            return ResolvedKey(shared, KeyOrigin.CHAT)
+        if stored is not None and stored.user_key:
+            return ResolvedKey(stored.user_key, KeyOrigin.USER)
+        if stored is not None and stored.chat_key:
+            return ResolvedKey(stored.chat_key, KeyOrigin.CHAT)
         if self._operator_key is not None:
             return ResolvedKey(self._operator_key, KeyOrigin.OPERATOR)
         raise MissingKey("no API key: set your own picloud API key first")

@@ -22,7 +22,6 @@ from pydantic import SecretStr
 
 from core.chevereto.client import CheveretoClient
 from core.chevereto.models import (
-    ByteStream,
     DeleteOutcome,
     ProgressCallback,
     RemoteUrl,
@@ -30,7 +29,7 @@ from core.chevereto.models import (
     UploadSource,
 )
 from core.db.repository import NewJob, Repository
-from core.db.tables import JobStatus, Upload, utcnow
+from core.db.tables import JobStatus, Upload, UserPrefs, utcnow
 from core.errors import (
     DuplicateUpload,
     EmptyFile,
@@ -89,6 +88,7 @@ class _Job:
     key: SecretStr
     fingerprint: str
     options: UploadOptions
+    content_md5: str | None = None
     progress: ProgressCallback | None = None
     caller_waits: bool = False
     """A caller awaits the outcome: handing it over is the answer, recorded with it."""
@@ -122,7 +122,8 @@ class UploadService:
     async def upload(self, request: UploadRequest) -> UploadView:
         """Upload and wait for the result; raise a :class:`PicloudError` on failure."""
         self.check_size(_size_of(request.media.source))
-        resolved = await self.keys.resolve(request.user, request.chat, request.api_key)
+        stored = await self._repo.upload_context(request.user, request.chat)
+        resolved = self.keys.choose(stored, given=request.api_key)
         fingerprint = self.keys.fingerprint(resolved.key)
         if request.media.content_md5 and (
             earlier := await self._repo.find_repeat(
@@ -130,7 +131,7 @@ class UploadService:
             )
         ):
             return view_of(earlier, repeated=True)
-        options = await self._with_preferences(request.user, request.options)
+        options = _with_preferences(request.options, stored.prefs)
         row = await self._repo.create_job(_new_job(request, options, fingerprint))
         job = _Job(
             upload_id=UploadId(row.public_id),
@@ -139,6 +140,7 @@ class UploadService:
             key=resolved.key,
             fingerprint=fingerprint,
             options=options,
+            content_md5=request.media.content_md5,
             progress=request.progress,
             caller_waits=True,
         )
@@ -152,15 +154,6 @@ class UploadService:
             max_mb = self._limits.max_upload_bytes // (1024 * 1024)
             raise TooBig(f"the file is larger than {max_mb} MB", max_mb=max_mb)
 
-    async def _with_preferences(self, user: UserRef, options: UploadOptions) -> UploadOptions:
-        prefs = await self._repo.get_prefs(user)
-        return replace(
-            options,
-            expiration=options.expiration or parse_optional_expiry(prefs.default_expiry),
-            nsfw=options.nsfw or prefs.nsfw,
-            album_id=options.album_id or prefs.album_id,
-        )
-
     def _track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         # Tracked so that aclose() can stop work in flight (it is resumed at next start).
         task = asyncio.create_task(work)
@@ -171,30 +164,35 @@ class UploadService:
     async def _run(self, job: _Job) -> UploadView:
         async with self._pool.slot(job.user):
             attempt = await self._repo.start_attempt(job.upload_id)
-            hashing = _HashingSource(job.source)
             try:
                 media = await self._client.upload(
-                    hashing.source, key=job.key, options=job.options, progress=job.progress
+                    job.source, key=job.key, options=job.options, progress=job.progress
                 )
             except DuplicateUpload as refusal:
                 lost_answer = attempt > 1 or refusal.after_lost_answer
-                return await self._answer_duplicate(job, hashing.md5, lost_answer=lost_answer)
+                return await self._answer_duplicate(job, lost_answer=lost_answer)
             except PicloudError as error:
                 await self._repo.fail_job(job.upload_id, error.kind, answered=job.caller_waits)
                 raise
             except Exception:
                 await self._repo.fail_job(job.upload_id, "error", answered=job.caller_waits)
                 raise
+        # The host's checksum is the md5 of what it stored: the sent bytes, unless it
+        # resized them, and then a known md5 of the original is the better record.
         row = await self._repo.complete_job(
-            job.upload_id, media, hashing.md5, answered=job.caller_waits
+            job.upload_id, media, job.content_md5 or media.checksum, answered=job.caller_waits
         )
         return view_of(row)
 
-    async def _answer_duplicate(
-        self, job: _Job, md5: str | None, *, lost_answer: bool
-    ) -> UploadView:
-        """The host refused a repeat: answer from our records, or say plainly why not."""
+    async def _answer_duplicate(self, job: _Job, *, lost_answer: bool) -> UploadView:
+        """The host refused a repeat: answer from our records, or say plainly why not.
+
+        The host's check is by md5. Hashing every upload on the way out would cost
+        each one CPU time for the rare repeat, so an unknown md5 is computed here,
+        by reading the source once more.
+        """
         await self._repo.fail_job(job.upload_id, DuplicateUpload.kind, answered=job.caller_waits)
+        md5 = job.content_md5 or await md5_of(job.source)
         earlier = md5 and await self._repo.find_repeat(md5, job.fingerprint, self._clock())
         if not earlier:
             raise DuplicateUpload(REPEAT_OF_LOST_ANSWER if lost_answer else REPEAT_ELSEWHERE)
@@ -241,6 +239,7 @@ class UploadService:
             key=resolved.key,
             fingerprint=self.keys.fingerprint(resolved.key),
             options=options_from_dict(json.loads(row.options_json)),
+            content_md5=row.content_md5,
         )
 
     async def _reopen(self, source_ref: str) -> UploadSource | RemoteUrl:
@@ -330,6 +329,15 @@ class UploadService:
         await self.aclose()
 
 
+def _with_preferences(options: UploadOptions, prefs: UserPrefs) -> UploadOptions:
+    return replace(
+        options,
+        expiration=options.expiration or parse_optional_expiry(prefs.default_expiry),
+        nsfw=options.nsfw or prefs.nsfw,
+        album_id=options.album_id or prefs.album_id,
+    )
+
+
 def _may_delete(row: Upload, requester: UserRef, admin_of: ChatRef | None) -> bool:
     if row.user_id == requester.user_id:
         return True
@@ -360,21 +368,11 @@ def _new_job(request: UploadRequest, options: UploadOptions, fingerprint: str) -
     )
 
 
-class _HashingSource:
-    """Wraps a source so the md5 of the last complete pass is known afterwards.
-
-    The host's duplicate check is by md5; hashing while sending costs no extra read.
-    """
-
-    def __init__(self, source: UploadSource | RemoteUrl) -> None:
-        self.md5: str | None = None
-        self.source: UploadSource | RemoteUrl = source
-        if isinstance(source, UploadSource):
-            self.source = replace(source, open=lambda: self._hashed(source))
-
-    async def _hashed(self, source: UploadSource) -> ByteStream:
-        digest = hashlib.md5(usedforsecurity=False)
-        async for chunk in source.open():
-            digest.update(chunk)
-            yield chunk
-        self.md5 = digest.hexdigest()
+async def md5_of(source: UploadSource | RemoteUrl) -> str | None:
+    """The md5 of a source's bytes (None for a URL the host fetches itself)."""
+    if not isinstance(source, UploadSource):
+        return None
+    digest = hashlib.md5(usedforsecurity=False)
+    async for chunk in source.open():
+        digest.update(chunk)
+    return digest.hexdigest()

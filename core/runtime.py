@@ -50,7 +50,8 @@ async def open_core(
         repo = Repository(engine, await load_secret_box(settings, engine))
         await repo.verify_secret_box()
         async with make_http_client(transport=transport) as http:
-            client = CheveretoClient(http, settings.api_url, retry=retry or RetryPolicy())
+            retry = retry or RetryPolicy(deadline_s=settings.upload_deadline_s)
+            client = CheveretoClient(http, settings.api_url, retry=retry)
             limits = ServiceLimits(
                 max_upload_bytes=settings.max_upload_bytes,
                 workers=settings.workers,

@@ -319,7 +319,7 @@ class Repository:
             .execution_options(synchronize_session=False)
         )
         async with self._session() as session:
-            row = (await session.scalars(statement)).one_or_none()
+            row: Upload | None = (await session.exec(statement)).scalars().one_or_none()
         if row is None:
             raise LookupError(f"no upload {upload_id}")
         return row

@@ -548,7 +548,8 @@ class CheveretoEmulator:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        self._runner = web.AppRunner(self._make_app(), access_log=None)
+        # A short shutdown: a delayed answer (Fault.DELAY) must not hold up a test.
+        self._runner = web.AppRunner(self._make_app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
         bound_host, bound_port = sock.getsockname()[:2]

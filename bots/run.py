@@ -1,32 +1,50 @@
-"""``picloud-bots run``: every front-end whose token is set, in one asyncio process."""
+"""``picloud-bots run``: every front-end whose token is set, in one asyncio process,
+until SIGINT or SIGTERM. Work in flight stays recorded and resumes at next start."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 import sys
+from contextlib import AsyncExitStack
 
+from core.runtime import open_core
 from core.settings import Settings
 
+EXIT_OK = 0
 EXIT_CONFIG = 2
+
+log = logging.getLogger(__name__)
 
 
 async def run_bots(settings: Settings) -> int:
-    enabled = [
-        name
-        for name, token in (
-            ("Telegram", settings.telegram_bot_token),
-            ("Discord", settings.discord_bot_token),
-        )
-        if token is not None
-    ]
-    if not enabled:
+    if settings.telegram_bot_token is None and settings.discord_bot_token is None:
         print(
             "picloud-bots: no bot token is set: set TELEGRAM_BOT_TOKEN and/or "
             "DISCORD_BOT_TOKEN (in the environment or in .env) to start a bot",
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    print(
-        f"picloud-bots: the {' and '.join(enabled)} front-end is not part of this version yet",
-        file=sys.stderr,
-    )
-    return EXIT_CONFIG
+    if settings.telegram_bot_token is None:
+        print(
+            "picloud-bots: the Discord front-end is not part of this version yet; "
+            "set TELEGRAM_BOT_TOKEN to run the Telegram bot",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    async with open_core(settings) as core, AsyncExitStack() as bots:
+        from bots.telegram.app import telegram_bot
+
+        await bots.enter_async_context(telegram_bot(settings, core))
+        await _until_stopped()
+    return EXIT_OK
+
+
+async def _until_stopped() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("stopping: uploads in flight resume at the next start")

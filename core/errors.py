@@ -25,6 +25,8 @@
     ├── HostUnavailable             "host_down"       yes (5xx, HTML, timeouts, resets, bad JSON,
     │   │                                                  storage full, internal errors)
     │   └── FloodLimited            "flood"           yes (code 130 "Flooding detected")
+    ├── MediaUnavailable            "media_gone"      yes (the chat platform did not hand
+    │                                                      the file over)
     ├── PermissionDenied            "forbidden"       (delete pressed by someone else)
     └── NotFound                    "not_found"       (unknown or stale upload id)
 
@@ -152,6 +154,11 @@ class FloodLimited(HostUnavailable):
     def __init__(self, message: str, *, code: int | None = 130, retry_after: float = 60.0):
         super().__init__(message, code=code)
         self.retry_after = retry_after
+
+
+class MediaUnavailable(PicloudError):
+    kind = "media_gone"
+    transient = True
 
 
 class PermissionDenied(PicloudError):

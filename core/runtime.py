@@ -17,6 +17,7 @@ from core.chevereto.client import CheveretoClient, RetryPolicy, make_http_client
 from core.db.database import create_engine, upgrade
 from core.db.repository import Repository, is_sealed
 from core.errors import SecretKeyError
+from core.links import LINK_SCHEME, LinkFetcher
 from core.secrets import (
     SECRET_FILE_NAME,
     SecretBox,
@@ -25,6 +26,7 @@ from core.secrets import (
     read_secret_file,
 )
 from core.service.keyring import KeyRing
+from core.service.profiles import Profiles
 from core.service.uploads import ServiceLimits, UploadService
 from core.settings import Settings
 
@@ -34,6 +36,8 @@ class Core:
     settings: Settings
     repo: Repository
     service: UploadService
+    profiles: Profiles
+    links: LinkFetcher
     http: httpx.AsyncClient
 
 
@@ -49,7 +53,10 @@ async def open_core(
         await upgrade(engine)
         repo = Repository(engine, await load_secret_box(settings, engine))
         await repo.verify_secret_box()
-        async with make_http_client(transport=transport) as http:
+        links = LinkFetcher(
+            max_bytes=settings.max_upload_bytes, allow_private=settings.allow_private_urls
+        )
+        async with make_http_client(transport=transport) as http, links:
             retry = retry or RetryPolicy(deadline_s=settings.upload_deadline_s)
             client = CheveretoClient(http, settings.api_url, retry=retry)
             limits = ServiceLimits(
@@ -59,7 +66,15 @@ async def open_core(
             )
             keys = KeyRing(repo, settings.api_key)
             async with UploadService(repo, client, keys, limits) as service:
-                yield Core(settings=settings, repo=repo, service=service, http=http)
+                service.register_opener(LINK_SCHEME, links.reopen)
+                yield Core(
+                    settings=settings,
+                    repo=repo,
+                    service=service,
+                    profiles=Profiles(repo),
+                    links=links,
+                    http=http,
+                )
     finally:
         await engine.dispose()
 

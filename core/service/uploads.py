@@ -282,27 +282,43 @@ class UploadService:
 
     # -- deleting and listing -----------------------------------------------------
 
+    async def check_delete(
+        self, upload_id: UploadId, requester: UserRef, *, admin_of: ChatRef | None = None
+    ) -> UploadView:
+        """The upload, if ``requester`` may delete it; else NotFound or PermissionDenied.
+
+        The uploader may; so may an admin of the chat it was made in: ``admin_of`` is
+        the chat the front-end has checked the requester administers.
+        """
+        row = await self._authorized_row(upload_id, requester, admin_of)
+        if row.status != JobStatus.DONE:
+            raise NotFound("this upload is already deleted")
+        return view_of(row)
+
     async def delete(
         self, upload_id: UploadId, requester: UserRef, *, admin_of: ChatRef | None = None
     ) -> DeleteOutcome:
-        """Delete an upload for its uploader, or for an admin of the chat it was made in.
-
-        ``admin_of`` is the chat the front-end has checked the requester administers.
-        """
-        row = await self._repo.find_upload(upload_id)
-        if row is None or row.platform != requester.platform:
-            raise NotFound("this upload is unknown (the button may be too old)")
-        if not _may_delete(row, requester, admin_of):
-            raise PermissionDenied("only the uploader or a chat admin can delete this")
+        """Delete for someone :meth:`check_delete` lets; a repeat is ALREADY_GONE."""
+        row = await self._authorized_row(upload_id, requester, admin_of)
         if row.status == JobStatus.DELETED:
             return DeleteOutcome.ALREADY_GONE
         delete_url = await self._repo.get_delete_url(upload_id)
-        if delete_url is None:
+        if row.status != JobStatus.DONE or delete_url is None:
             raise NotFound("this upload has nothing to delete")
         outcome = await self._client.delete(delete_url)
         if outcome is not DeleteOutcome.FAILED:
             await self._repo.mark_deleted(upload_id)
         return outcome
+
+    async def _authorized_row(
+        self, upload_id: UploadId, requester: UserRef, admin_of: ChatRef | None
+    ) -> Upload:
+        row = await self._repo.find_upload(upload_id)
+        if row is None or row.platform != requester.platform:
+            raise NotFound("this upload is unknown (the button may be too old)")
+        if not _may_delete(row, requester, admin_of):
+            raise PermissionDenied("only the uploader or a chat admin can delete this")
+        return row
 
     async def history(self, user: UserRef, limit: int = 10) -> list[UploadView]:
         return [view_of(row) for row in await self._repo.recent_uploads(user, limit)]

@@ -1,0 +1,173 @@
+"""The Telegram bot: built from settings and core, every handler registered here.
+
+async with telegram_bot(settings, core):
+    ...  # polling or webhook runs until the block ends
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bots.telegram.admins import AdminCache
+from bots.telegram.albums import AlbumCollector
+from bots.telegram.answers import CODES, DELETE, DELETE_NO, DELETE_YES
+from bots.telegram.deps import DEPS_KEY, Deps
+from bots.telegram.files import SCHEME, TelegramFiles
+from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
+from bots.telegram.handlers.errors import on_error
+from bots.telegram.uploading import resumed_answerer
+from core.errors import ConfigurationError
+from core.i18n import N_, translator
+from core.messages import Hints, api_key_page
+from core.refs import Platform
+from core.runtime import Core
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CLOUD_API_URL = "https://api.telegram.org/bot"
+CLOUD_FILE_LIMIT = 20 * 1024 * 1024
+"""getFile on the cloud Bot API serves files up to 20 MB; a local server has no limit."""
+
+MEDIA = (
+    filters.PHOTO
+    | filters.VIDEO
+    | filters.ANIMATION
+    | filters.Document.ALL
+    | filters.Sticker.ALL
+    | filters.VIDEO_NOTE
+    | filters.AUDIO
+    | filters.VOICE
+)
+LINKS = filters.Entity("url") | filters.Entity("text_link")
+COMMANDS = (
+    ("start", N_("Start")),
+    ("help", N_("What I do and how")),
+    ("setkey", N_("Store your picloud API key")),
+    ("delkey", N_("Forget your API key")),
+    ("me", N_("Your key, settings and uploads")),
+    ("upload", N_("Upload the message you reply to")),
+    ("mirror", N_("Group admins: upload every media message")),
+    ("settings", N_("Default expiry, nsfw, album, language")),
+    ("history", N_("Your last 10 uploads")),
+)
+
+
+def build_application(settings: Settings, core: Core) -> Application:  # type: ignore[type-arg]
+    assert settings.telegram_bot_token is not None
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(settings.telegram_api_url)
+        .base_file_url(settings.telegram_file_url)
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(True)
+        .build()
+    )
+    on_cloud = settings.telegram_api_url.rstrip("/") == CLOUD_API_URL.rstrip("/")
+    application.bot_data[DEPS_KEY] = Deps(
+        service=core.service,
+        profiles=core.profiles,
+        files=TelegramFiles(application.bot, core.http),
+        links=core.links,
+        admins=AdminCache(),
+        albums=AlbumCollector(),
+        hints=Hints(set_key="/setkey KEY", settings_url=api_key_page(settings.api_url)),
+        max_upload_bytes=settings.max_upload_bytes,
+        cloud_file_limit=CLOUD_FILE_LIMIT if on_cloud else None,
+    )
+    register_handlers(application)
+    return application
+
+
+def register_handlers(application: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    application.add_handlers(
+        [
+            CommandHandler("start", commands.start),
+            CommandHandler("help", commands.help_command),
+            CommandHandler("me", commands.me),
+            CommandHandler("setkey", keys.setkey),
+            CommandHandler("delkey", keys.delkey),
+            CommandHandler("upload", uploads.upload_command),
+            CommandHandler("mirror", mirror.mirror),
+            CommandHandler("settings", settings.settings),
+            CommandHandler("history", settings.history),
+            CallbackQueryHandler(buttons.delete_pressed, pattern=rf"^{DELETE}:"),
+            CallbackQueryHandler(buttons.delete_confirmed, pattern=rf"^{DELETE_YES}:"),
+            CallbackQueryHandler(buttons.delete_cancelled, pattern=rf"^{DELETE_NO}:"),
+            CallbackQueryHandler(buttons.codes_pressed, pattern=rf"^{CODES}:"),
+            CallbackQueryHandler(settings.setting_pressed, pattern=rf"^{settings.SETTING}:"),
+            MessageHandler(private & MEDIA, uploads.private_media),
+            MessageHandler(
+                private & filters.TEXT & LINKS & ~filters.COMMAND, uploads.private_links
+            ),
+            MessageHandler(private & filters.TEXT & ~filters.COMMAND, commands.private_text),
+            MessageHandler(groups & MEDIA, uploads.group_media),
+        ]
+    )
+    application.add_error_handler(on_error)
+
+
+async def register_commands(application: Application) -> None:  # type: ignore[type-arg]
+    """The command menu, in English by default and in each translated language."""
+    for language in (None, "ru"):
+        _ = translator(language)
+        menu = [BotCommand(name, _(description)) for name, description in COMMANDS]
+        await application.bot.set_my_commands(menu, language_code=language)
+
+
+@asynccontextmanager
+async def telegram_bot(settings: Settings, core: Core) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+    """Start the bot (polling, or webhook when TELEGRAM_WEBHOOK_URL is set); stop on exit."""
+    application = build_application(settings, core)
+    async with application:
+        found: Deps = application.bot_data[DEPS_KEY]
+        found.bot_username = application.bot.username
+        core.service.register_opener(SCHEME, found.files.reopen)
+        await register_commands(application)
+        await application.start()
+        await _start_updates(application, settings)
+        resumed = await core.service.resume(
+            Platform.TELEGRAM, resumed_answerer(application.bot, found)
+        )
+        log.info("telegram bot @%s is up; %d uploads resumed", found.bot_username, resumed)
+        try:
+            yield application
+        finally:
+            assert application.updater is not None
+            await application.updater.stop()
+            await application.stop()
+
+
+async def _start_updates(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
+    assert application.updater is not None
+    if settings.telegram_webhook_url is None:
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        return
+    if settings.telegram_webhook_secret is None:
+        raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")
+    host, _sep, port = settings.telegram_webhook_listen.rpartition(":")
+    await application.updater.start_webhook(
+        listen=host or "0.0.0.0",  # noqa: S104 - the webhook server is meant to be reachable
+        port=int(port),
+        url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
+        webhook_url=settings.telegram_webhook_url,
+        secret_token=settings.telegram_webhook_secret.get_secret_value(),
+        allowed_updates=Update.ALL_TYPES,
+    )

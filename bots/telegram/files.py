@@ -1,0 +1,90 @@
+"""Telegram files as upload sources, streamed from the Bot API to the host.
+
+A Bot API file URL holds the bot token, so it is only ever fetched here, by our own
+HTTP client (whose logs are redacted), and never handed to the upload host as a URL.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from telegram import Bot
+from telegram.error import TelegramError
+
+from core.chevereto.models import UploadSource
+from core.errors import MediaUnavailable
+from core.service.types import MediaInput
+
+SCHEME = "telegram"
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramFile:
+    """A file in a message: enough to fetch it, now or after a restart."""
+
+    file_id: str
+    unique_id: str
+    size: int | None
+    filename: str
+    mime: str
+
+    @property
+    def ref(self) -> str:
+        fields = {"id": self.file_id, "uid": self.unique_id, "name": self.filename}
+        return f"{SCHEME}:" + json.dumps({**fields, "mime": self.mime, "size": self.size})
+
+    @classmethod
+    def from_ref(cls, rest: str) -> TelegramFile:
+        data = json.loads(rest)
+        return cls(data["id"], data["uid"], data.get("size"), data["name"], data["mime"])
+
+
+class TelegramFiles:
+    def __init__(self, bot: Bot, http: httpx.AsyncClient) -> None:
+        self._bot = bot
+        self._http = http
+
+    async def source(self, file: TelegramFile) -> UploadSource:
+        try:
+            found = await self._bot.get_file(file.file_id)
+        except TelegramError as exc:
+            raise MediaUnavailable(f"Telegram did not hand over the file ({exc.message})") from None
+        size = found.file_size or file.size
+        location = found.file_path
+        if location is None or size is None:
+            raise MediaUnavailable("Telegram did not say where or how big the file is")
+        if Path(location).is_absolute():
+            # A local Bot API server (--local) hands out paths on its own disk.
+            return UploadSource.from_path(Path(location), file.filename, file.mime)
+
+        def chunks() -> AsyncIterator[bytes]:
+            return self._download(location)
+
+        return UploadSource.from_stream(
+            chunks, size=size, filename=file.filename, content_type=file.mime
+        )
+
+    async def media(self, file: TelegramFile) -> MediaInput:
+        return MediaInput(ref=file.ref, source=await self.source(file))
+
+    async def reopen(self, rest: str) -> UploadSource:
+        """The service's opener for ``telegram:`` refs, after a restart."""
+        return await self.source(TelegramFile.from_ref(rest))
+
+    async def _download(self, url: str) -> AsyncIterator[bytes]:
+        try:
+            async with self._http.stream("GET", url) as response:
+                if response.status_code != httpx.codes.OK:
+                    raise MediaUnavailable(f"Telegram answered HTTP {response.status_code}")
+                async for chunk in response.aiter_bytes():
+                    yield chunk
+        except httpx.HTTPError as exc:
+            # from None: the httpx error's text may hold the URL, and the URL the token.
+            failure = MediaUnavailable(f"the download from Telegram failed ({type(exc).__name__})")
+        else:
+            return
+        raise failure from None

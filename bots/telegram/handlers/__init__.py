@@ -1,0 +1,1 @@
+"""One module per intent; ``bots/telegram/app.py`` registers them all in one place."""

@@ -1,0 +1,242 @@
+"""Uploading what a message carries and answering it: the flow every handler shares.
+
+A status message appears at once and becomes the answer. Each item (a file, a link)
+is checked before anything is downloaded, uploaded through the core service, and
+reported in the answer whether it worked or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from telegram import Bot, Message, ReplyParameters
+from telegram.constants import ChatAction, ChatType, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+
+from bots.telegram.answers import Answer, Outcome, render
+from bots.telegram.deps import Deps, chat_ref, user_ref
+from bots.telegram.files import TelegramFile
+from bots.telegram.media import Unsupported
+from core.chevereto.models import ProgressCallback, UploadOptions
+from core.errors import PicloudError, TooBig
+from core.i18n import Translator, translator
+from core.messages import describe_error
+from core.service.types import JobOutcome, MediaInput, UploadRequest, UploadView
+
+log = logging.getLogger(__name__)
+
+Item = TelegramFile | str | Unsupported
+"""A file in a message, a link in its text, or media we refuse."""
+
+PROGRESS_FROM_BYTES = 5 * 1024 * 1024
+PROGRESS_EVERY_S = 2.0
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """Who uploads which items where; the answer replies to ``message``."""
+
+    message: Message
+    items: Sequence[Item]
+    options: UploadOptions
+    _: Translator
+
+
+async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
+    _ = job._
+    status = await job.message.reply_text(_("Uploading…"))
+    action = asyncio.create_task(_keep_chat_action(bot, job.message.chat_id, job.items))
+    try:
+        single = len(job.items) == 1
+        outcomes = await asyncio.gather(
+            *(_upload_item(deps, job, status, item, progress=single) for item in job.items)
+        )
+    finally:
+        action.cancel()
+    await _edit(status, render(list(outcomes), _))
+
+
+async def _upload_item(
+    deps: Deps, job: Upload, status: Message, item: Item, *, progress: bool
+) -> Outcome:
+    _ = job._
+    name = _item_name(item)
+    if isinstance(item, Unsupported):
+        return Outcome(name, error=_("{what} cannot be uploaded").format(what=_(item.what)))
+    try:
+        view = await _upload(deps, job, status, item, progress=progress)
+    except PicloudError as error:
+        return Outcome(name, error=_describe(error, item, deps, _))
+    return Outcome(name, view=view)
+
+
+async def _upload(
+    deps: Deps, job: Upload, status: Message, item: TelegramFile | str, *, progress: bool
+) -> UploadView:
+    if isinstance(item, str):
+        async with await deps.links.open(item) as fetched:
+            return await deps.service.upload(_request(job, status, item, fetched.media))
+    check_file_size(deps, item)
+    media = await deps.files.media(item)
+    large = (item.size or 0) >= PROGRESS_FROM_BYTES
+    reporter = ProgressReporter(status, job._) if progress and large else None
+    return await deps.service.upload(_request(job, status, item, media, reporter))
+
+
+def _request(
+    job: Upload,
+    status: Message,
+    item: TelegramFile | str,
+    media: MediaInput,
+    progress: ProgressCallback | None = None,
+) -> UploadRequest:
+    message = job.message
+    assert message.from_user is not None
+    in_group = message.chat.type != ChatType.PRIVATE
+    return UploadRequest(
+        user=user_ref(message.from_user),
+        media=media,
+        chat=chat_ref(message.chat_id) if in_group else None,
+        options=job.options,
+        reply_target=_reply_target(message, status, _item_name(item)),
+        progress=progress,
+    )
+
+
+def check_file_size(deps: Deps, item: TelegramFile) -> None:
+    """Refuse before downloading: over the site's limit, or over what getFile serves."""
+    deps.service.check_size(item.size)
+    limit = deps.cloud_file_limit
+    if limit is not None and item.size is not None and item.size > limit:
+        raise TooBig("over the Bot API download limit", max_mb=limit // MB)
+
+
+def _describe(error: PicloudError, item: Item, deps: Deps, _: Translator) -> str:
+    limit = deps.cloud_file_limit
+    if (
+        isinstance(error, TooBig)
+        and isinstance(item, TelegramFile)
+        and limit is not None
+        and (item.size or 0) > limit
+        and error.max_mb == limit // MB
+    ):
+        return _(
+            "Telegram lets bots fetch files up to {limit} MB and this one is {size} MB. "
+            "Send a link to it instead."
+        ).format(limit=limit // MB, size=round((item.size or 0) / MB, 1))
+    return describe_error(error, _, deps.hints)
+
+
+def _item_name(item: Item) -> str:
+    if isinstance(item, TelegramFile):
+        return item.filename
+    if isinstance(item, Unsupported):
+        return item.what
+    return item
+
+
+def _reply_target(message: Message, status: Message, name: str) -> str:
+    """Where a job's answer goes if it outlives this process (see resumed_answerer)."""
+    language = message.from_user.language_code if message.from_user else None
+    target = {"chat": message.chat_id, "reply_to": message.message_id}
+    return json.dumps({**target, "status": status.message_id, "name": name, "lang": language})
+
+
+async def _keep_chat_action(bot: Bot, chat_id: int, items: Sequence[Item]) -> None:
+    """Telegram shows a chat action for five seconds: renew it while work runs."""
+    action = ChatAction.UPLOAD_DOCUMENT
+    if any(isinstance(item, TelegramFile) and item.mime.startswith("video/") for item in items):
+        action = ChatAction.UPLOAD_VIDEO
+    elif all(isinstance(item, TelegramFile) and item.mime.startswith("image/") for item in items):
+        action = ChatAction.UPLOAD_PHOTO
+    with contextlib.suppress(TelegramError):
+        while True:
+            await bot.send_chat_action(chat_id, action)
+            await asyncio.sleep(4.5)
+
+
+class ProgressReporter:
+    """Turns the client's progress calls into status edits, at most one per 2 s."""
+
+    def __init__(self, status: Message, _: Translator) -> None:
+        self._status = status
+        self._ = _
+        self._last_edit = 0.0
+        self._last_percent = -1
+        self._pending: asyncio.Task[None] | None = None
+
+    def __call__(self, sent: int, total: int) -> None:
+        percent = min(100, sent * 100 // max(total, 1))
+        now = time.monotonic()
+        if percent == self._last_percent or now - self._last_edit < PROGRESS_EVERY_S:
+            return
+        if self._pending is not None and not self._pending.done():
+            return  # the previous edit is still on its way
+        self._last_edit, self._last_percent = now, percent
+        text = self._("Uploading… {percent}%").format(percent=percent)
+        self._pending = asyncio.create_task(_quiet_edit(self._status, text))
+
+
+async def _quiet_edit(status: Message, text: str) -> None:
+    with contextlib.suppress(TelegramError):
+        await status.edit_text(text)
+
+
+async def _edit(status: Message, answer: Answer) -> None:
+    await status.edit_text(
+        answer.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=answer.markup,
+        link_preview_options=answer.preview,
+    )
+
+
+def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[None]]:
+    """Answers a job that finished after a restart: edit its status, or reply anew."""
+
+    async def deliver(outcome: JobOutcome) -> None:
+        target = json.loads(outcome.reply_target or "{}")
+        if "chat" not in target:
+            return
+        _ = translator(target.get("lang"))
+        name = target.get("name") or "file"
+        if outcome.result is not None:
+            item = Outcome(name, view=outcome.result)
+        else:
+            assert outcome.error is not None
+            item = Outcome(name, error=describe_error(outcome.error, _, deps.hints))
+        answer = render([item], _)
+        try:
+            await bot.edit_message_text(
+                answer.text,
+                chat_id=target["chat"],
+                message_id=target["status"],
+                parse_mode=ParseMode.HTML,
+                reply_markup=answer.markup,
+                link_preview_options=answer.preview,
+            )
+        except BadRequest:
+            await _reply_anew(bot, target, answer)
+        except Forbidden:
+            log.info("a resumed upload could not be answered: the user blocked the bot")
+
+    return deliver
+
+
+async def _reply_anew(bot: Bot, target: dict[str, int], answer: Answer) -> None:
+    with contextlib.suppress(Forbidden):
+        await bot.send_message(
+            target["chat"],
+            answer.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=answer.markup,
+            link_preview_options=answer.preview,
+            reply_parameters=ReplyParameters(target["reply_to"], allow_sending_without_reply=True),
+        )

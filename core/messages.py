@@ -1,0 +1,87 @@
+"""What a person reads when something goes wrong: one sentence on what happened and
+one on what to do, in their language, the same in every front-end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from core.errors import (
+    BadKey,
+    DuplicateUpload,
+    FloodLimited,
+    HostUnavailable,
+    InputError,
+    MediaUnavailable,
+    MissingKey,
+    NotFound,
+    NotMedia,
+    PermissionDenied,
+    PicloudError,
+    RequestDenied,
+    TooBig,
+    UrlUploadsDisabled,
+)
+from core.i18n import Translator
+
+
+@dataclass(frozen=True, slots=True)
+class Hints:
+    """Front-end words the messages point to (commands differ per platform)."""
+
+    set_key: str
+    """How to store a key, e.g. ``/setkey KEY`` or ``/key set``."""
+    settings_url: str
+    """Where a user finds their API key on the site."""
+
+
+def api_key_page(api_url: str) -> str:
+    """The site's API key settings page, from its upload endpoint."""
+    url = httpx.URL(api_url)
+    return str(url.copy_with(path="/settings/api", query=None, fragment=None))
+
+
+def describe_error(error: PicloudError, _: Translator, hints: Hints) -> str:
+    if isinstance(error, MissingKey):
+        return _(
+            "You have no picloud API key yet. Get yours at {url} and store it with {command}."
+        ).format(url=hints.settings_url, command=hints.set_key)
+    if isinstance(error, BadKey):
+        return _(
+            "The upload host refused the API key. Copy it again from {url} and store it "
+            "with {command}."
+        ).format(url=hints.settings_url, command=hints.set_key)
+    if isinstance(error, TooBig):
+        if error.max_mb:
+            return _("The file is too big: the limit is {max_mb} MB.").format(max_mb=error.max_mb)
+        return _("The file is too big for the upload host.")
+    if isinstance(error, NotMedia):
+        return _(
+            "This is not an image or video the host accepts (JPG, PNG, GIF, WebP, BMP, "
+            "AVIF, MP4, MOV, WebM)."
+        )
+    if isinstance(error, DuplicateUpload):
+        return _(
+            "The host already has this file from this bot and will not take it again "
+            "for 24 hours. It was not uploaded with your key, so there is no link to show."
+        )
+    if isinstance(error, FloodLimited):
+        return _("The upload host is busy (too many uploads this minute). Try again in a minute.")
+    if isinstance(error, HostUnavailable):
+        return _("The upload host is not answering right now. Try again in a few minutes.")
+    if isinstance(error, RequestDenied):
+        return _("The upload host does not allow uploads with this key.")
+    if isinstance(error, UrlUploadsDisabled):
+        return _("The upload host does not accept links; send the file itself.")
+    if isinstance(error, MediaUnavailable):
+        return _("The file could not be fetched from the chat. Send it again in a moment.")
+    if isinstance(error, PermissionDenied):
+        return _("Only the uploader or a chat admin can do that.")
+    if isinstance(error, NotFound):
+        return _("That upload is no longer known; the button may be too old.")
+    if isinstance(error, InputError):
+        # Input errors are our own words about the user's own input: shown as they are
+        # (in English until their texts move into the catalog).
+        return error.message
+    return _("Something went wrong on our side. Try again later.")

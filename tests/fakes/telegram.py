@@ -21,7 +21,8 @@ Routes
     Answers are ``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": N,
     "description": "...", "parameters": {"retry_after": N}}`` with N as the HTTP status.
     A wrong token of the right shape gets 401 Unauthorized, a malformed one 404, an
-    unknown method 404 Not Found (method names are case-insensitive, as on the server).
+    unknown method 404 Not Found (method names are case-insensitive, as on the server),
+    parameters of the wrong shape 400.
 
 Methods
     getMe, logOut, close, getUpdates (long polling), setWebhook, deleteWebhook,
@@ -60,6 +61,9 @@ Registering chats, users and files (each returns what it registered)
     "restricted", "left", "kicked"; the bot's own id sets the bot's membership.
     add_file(content: bytes | Path, *, file_id=None, unique_id=None, file_path=None)
     -> FileRef (a Path is read from disk only when downloaded).
+    The bot can send only to registered chats (else 400 ``chat not found``, or 403
+    ``bot can't initiate conversation with a user`` for a user without a private chat);
+    injected updates register their chat and user, and make both members of a group.
 
 Injecting updates (each queues an Update with a fresh update_id and returns it)
     send_text, send_photo, send_document, send_video, send_animation, send_sticker,
@@ -70,12 +74,16 @@ Injecting updates (each queues an Update with a fresh update_id and returns it)
     an update to the registered webhook and answers the HTTP status.
 
 Inspection
-    calls (every API call, in the order its answer was decided; getUpdates when it
-    arrives), calls_to(method), ``await wait_for(method, count=1, timeout=5.0,
-    where=None)``, messages(chat_id) (the bot's current messages, edits applied,
-    deleted ones gone), message(chat_id, message_id) (any message, the users' too),
-    deleted, downloads, callback_answers, webhook, pending_updates, withheld,
-    my_commands(language_code="", scope=None).
+    calls: list[Call] (every call with the right token, in the order its answer was
+    decided; getUpdates when it arrives). A Call has method, params (JSON-decoded),
+    files (field -> UploadedFile(filename, size, content_type, path)), time,
+    error_code/description (None when ok), result, and ``source(field)``: "upload",
+    "url" or "file_id", how a file parameter was given.
+    calls_to(method), ``await wait_for(method, count=1, timeout=5.0, where=None)``
+    (TimeoutError naming the calls seen), messages(chat_id) (the bot's current
+    messages, edits applied, deleted ones gone), message(chat_id, message_id) (any
+    message, the users' too), file(file_id), deleted, downloads, callback_answers,
+    webhook, pending_updates, withheld, my_commands(language_code="", scope=None).
 
 Deliberate simplifications
     - Nothing is rate-limited unless ``fail_next`` says so. Files sent by URL are not
@@ -1529,7 +1537,11 @@ class TelegramFake:
         entry = self._methods.get(call.method.lower())
         if entry is None:
             raise ApiError(404, "Not Found")
-        return entry[1](call)
+        try:
+            return entry[1](call)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # Parameters of the wrong shape: the server answers 400, not 500.
+            raise ApiError(400, f"Bad Request: can't parse parameters: {error!r}") from error
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         ref = self._files_by_path.get(request.match_info["path"])
@@ -1763,7 +1775,11 @@ class TelegramFake:
         raise ApiError(400, "Bad Request: chat not found")
 
     def _sendable_chat(self, call: Call) -> JSON:
-        chat = self._chat(_required(call, "chat_id"))
+        chat_id = _required(call, "chat_id")
+        if chat_id in self.users and chat_id not in self.chats:
+            # A known user without a private chat never pressed Start.
+            raise ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        chat = self._chat(chat_id)
         if chat["id"] in self.blocked_chats:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         if chat["type"] in ("group", "supergroup"):

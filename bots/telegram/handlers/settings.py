@@ -13,13 +13,13 @@ from telegram.ext import ContextTypes
 from bots.telegram.answers import Outcome, render
 from bots.telegram.deps import deps, translator_for, user_ref
 from core.expiry import parse_optional_expiry
-from core.i18n import Translator
+from core.i18n import N_, Translator
 from core.refs import UserRef
 from core.service.profiles import Preferences
 
 SETTING = "set"
 EXPIRY_CHOICES = ("off", "1h", "1d", "1w", "1mo", "6mo")
-LANGUAGE_CHOICES = (("auto", "Auto"), ("en", "English"), ("ru", "Русский"))
+LANGUAGE_CHOICES = (("auto", N_("Auto")), ("en", "English"), ("ru", "Русский"))
 HISTORY_SIZE = 10
 
 

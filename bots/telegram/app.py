@@ -26,7 +26,7 @@ from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
 from bots.telegram.answers import CODES, DELETE, DELETE_NO, DELETE_YES
 from bots.telegram.deps import DEPS_KEY, Deps
-from bots.telegram.files import SCHEME, TelegramFiles
+from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
 from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
 from bots.telegram.handlers.errors import on_error
 from bots.telegram.uploading import resumed_answerer
@@ -40,8 +40,7 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 CLOUD_API_URL = "https://api.telegram.org/bot"
-CLOUD_FILE_LIMIT = 20 * 1024 * 1024
-"""getFile on the cloud Bot API serves files up to 20 MB; a local server has no limit."""
+CLOUD_FILE_LIMIT = BOT_API_FILE_LIMIT_MB * 1024 * 1024
 
 MEDIA = (
     filters.PHOTO

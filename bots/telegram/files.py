@@ -13,13 +13,23 @@ from pathlib import Path
 
 import httpx
 from telegram import Bot
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 
 from core.chevereto.models import UploadSource
-from core.errors import MediaUnavailable
+from core.errors import MediaUnavailable, TooBig
 from core.service.types import MediaInput
 
 SCHEME = "telegram"
+BOT_API_FILE_LIMIT_MB = 20
+"""getFile on the cloud Bot API serves files up to 20 MB; a local server (--local) more."""
+
+
+class BotApiFileTooBig(TooBig):
+    """The Bot API will not hand this file to a bot: it is over its download limit."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__("over the Bot API download limit", max_mb=BOT_API_FILE_LIMIT_MB)
+        self.size = size
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,10 @@ class TelegramFiles:
     async def source(self, file: TelegramFile) -> UploadSource:
         try:
             found = await self._bot.get_file(file.file_id)
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise BotApiFileTooBig(file.size) from None
+            raise MediaUnavailable(f"Telegram did not hand over the file ({exc.message})") from None
         except TelegramError as exc:
             raise MediaUnavailable(f"Telegram did not hand over the file ({exc.message})") from None
         size = found.file_size or file.size

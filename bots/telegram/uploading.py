@@ -21,10 +21,10 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bots.telegram.answers import Answer, Outcome, render
 from bots.telegram.deps import Deps, chat_ref, user_ref
-from bots.telegram.files import TelegramFile
+from bots.telegram.files import BOT_API_FILE_LIMIT_MB, BotApiFileTooBig, TelegramFile
 from bots.telegram.media import Unsupported
 from core.chevereto.models import ProgressCallback, UploadOptions
-from core.errors import PicloudError, TooBig
+from core.errors import PicloudError
 from core.i18n import Translator, translator
 from core.messages import describe_error
 from core.service.types import JobOutcome, MediaInput, UploadRequest, UploadView
@@ -73,7 +73,7 @@ async def _upload_item(
     try:
         view = await _upload(deps, job, status, item, progress=progress)
     except PicloudError as error:
-        return Outcome(name, error=_describe(error, item, deps, _))
+        return Outcome(name, error=_describe(error, deps, _))
     return Outcome(name, view=view)
 
 
@@ -115,22 +115,16 @@ def check_file_size(deps: Deps, item: TelegramFile) -> None:
     deps.service.check_size(item.size)
     limit = deps.cloud_file_limit
     if limit is not None and item.size is not None and item.size > limit:
-        raise TooBig("over the Bot API download limit", max_mb=limit // MB)
+        raise BotApiFileTooBig(item.size)
 
 
-def _describe(error: PicloudError, item: Item, deps: Deps, _: Translator) -> str:
-    limit = deps.cloud_file_limit
-    if (
-        isinstance(error, TooBig)
-        and isinstance(item, TelegramFile)
-        and limit is not None
-        and (item.size or 0) > limit
-        and error.max_mb == limit // MB
-    ):
+def _describe(error: PicloudError, deps: Deps, _: Translator) -> str:
+    if isinstance(error, BotApiFileTooBig):
+        size = f" ({error.size / MB:.1f} MB)" if error.size else ""
         return _(
-            "Telegram lets bots fetch files up to {limit} MB and this one is {size} MB. "
+            "Telegram lets bots fetch files up to {limit} MB and this one is bigger{size}. "
             "Send a link to it instead."
-        ).format(limit=limit // MB, size=round((item.size or 0) / MB, 1))
+        ).format(limit=BOT_API_FILE_LIMIT_MB, size=size)
     return describe_error(error, _, deps.hints)
 
 

@@ -46,11 +46,15 @@ class Bot:
         message_id = sent["message"]["message_id"]
 
         def is_answer(call: Call) -> bool:
-            return call.params.get("chat_id") == chat["id"] and _final(call) and (
-                _status_of(self.fake, chat, message_id) == call.params.get("message_id")
+            return (
+                call.params.get("chat_id") == chat["id"]
+                and _final(call)
+                and (_status_of(self.fake, chat, message_id) == call.params.get("message_id"))
             )
 
-        (call,) = (await self.fake.wait_for("editMessageText", where=is_answer, timeout=timeout))[:1]
+        (call,) = (await self.fake.wait_for("editMessageText", where=is_answer, timeout=timeout))[
+            :1
+        ]
         found = self.fake.message(chat["id"], call.params["message_id"])
         assert found is not None
         return found
@@ -126,9 +130,10 @@ def open_bot(telegram_fake: TelegramFake, picloud: CheveretoEmulator, tmp_path: 
         fake = telegram_fake
         alice = fake.user(1001, "Alice", "en", "alice")
         bob = fake.user(1002, "Bob", "ru", "bob")
-        async with open_core(settings, retry=FAST_RETRY) as core, telegram_bot(
-            settings, core
-        ) as app:
+        async with (
+            open_core(settings, retry=FAST_RETRY) as core,
+            telegram_bot(settings, core) as app,
+        ):
             yield Bot(
                 fake=fake,
                 host=picloud,

@@ -21,7 +21,7 @@ KEYWORDS = {"_": None, "N_": None}
 def extract() -> Catalog:
     template = Catalog(domain="picloud")
     for folder in ("core", "bots"):
-        for filename, lineno, message, comments, context in extract_from_dir(
+        for filename, lineno, message, _comments, context in extract_from_dir(
             ROOT / folder, keywords=KEYWORDS
         ):
             template.add(message, locations=[(f"{folder}/{filename}", lineno)], context=context)

@@ -1473,7 +1473,7 @@ class TelegramFake:
         self,
         method: str,
         count: int = 1,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline for the whole wait, not one call
+        timeout: float = 5.0,
         where: Callable[[Call], bool] | None = None,
     ) -> list[Call]:
         """Wait until ``count`` calls of ``method`` (matching ``where``) were answered."""

@@ -18,6 +18,7 @@ from telegram.ext import (
     ApplicationBuilder,
     CallbackQueryHandler,
     CommandHandler,
+    Defaults,
     MessageHandler,
     filters,
 )
@@ -75,6 +76,8 @@ def build_application(settings: Settings, core: Core) -> Application:  # type: i
         .base_file_url(settings.telegram_file_url)
         .rate_limiter(AIORateLimiter(max_retries=3))
         .concurrent_updates(True)
+        # Every answer replies to what it answers, in private chats too.
+        .defaults(Defaults(do_quote=True))
         .build()
     )
     on_cloud = settings.telegram_api_url.rstrip("/") == CLOUD_API_URL.rstrip("/")

@@ -51,7 +51,7 @@ class Upload:
 
 async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     _ = job._
-    status = await job.message.reply_text(_("Uploading…"), do_quote=True)
+    status = await job.message.reply_text(_("Uploading…"))
     action = asyncio.create_task(_keep_chat_action(bot, job.message.chat_id, job.items))
     try:
         single = len(job.items) == 1

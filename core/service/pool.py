@@ -1,4 +1,4 @@
-"""Concurrency limits: a global cap and a per-user cap on uploads in flight."""
+"""Concurrency limits: a global and a per-user cap on uploads in flight, and a lock per key."""
 
 from __future__ import annotations
 
@@ -40,3 +40,24 @@ class WorkerPool:
             del self._owners[owner]
         else:
             self._owners[owner] = (limit, users - 1)
+
+
+class KeyedLock:
+    """One lock per key, forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

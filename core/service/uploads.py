@@ -41,7 +41,7 @@ from core.errors import (
 from core.expiry import parse_optional_expiry
 from core.refs import ChatRef, Platform, UploadId, UserRef
 from core.service.keyring import KeyRing
-from core.service.pool import WorkerPool
+from core.service.pool import KeyedLock, WorkerPool
 from core.service.records import (
     chat_of,
     options_from_dict,
@@ -112,6 +112,7 @@ class UploadService:
         self._pool = WorkerPool(limits.workers, limits.workers_per_user)
         self._openers: dict[str, SourceOpener] = {FILE_SCHEME: open_file_ref}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._deleting = KeyedLock()
 
     def register_opener(self, scheme: str, opener: SourceOpener) -> None:
         """Teach the service to reopen a front-end's media after a restart."""
@@ -299,6 +300,13 @@ class UploadService:
         self, upload_id: UploadId, requester: UserRef, *, admin_of: ChatRef | None = None
     ) -> DeleteOutcome:
         """Delete for someone :meth:`check_delete` lets; a repeat is ALREADY_GONE."""
+        # Two presses at once: the second waits, then finds the upload deleted.
+        async with self._deleting.hold(upload_id):
+            return await self._delete(upload_id, requester, admin_of)
+
+    async def _delete(
+        self, upload_id: UploadId, requester: UserRef, admin_of: ChatRef | None
+    ) -> DeleteOutcome:
         row = await self._authorized_row(upload_id, requester, admin_of)
         if row.status == JobStatus.DELETED:
             return DeleteOutcome.ALREADY_GONE

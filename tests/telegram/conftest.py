@@ -60,15 +60,12 @@ class Bot:
         return found
 
     async def reply_to(self, chat: JSON, sent: JSON, timeout: float = 10.0) -> JSON:
-        """The bot's first new message replying to ``sent``."""
+        """The bot's first message after ``sent`` in that chat (a reply, or not)."""
         message_id = sent["message"]["message_id"]
 
         def replies(call: Call) -> bool:
-            reply = call.params.get("reply_parameters") or {}
-            return call.params.get("chat_id") == chat["id"] and (
-                reply.get("message_id") == message_id
-                or call.params.get("reply_to_message_id") == message_id
-            )
+            after = call.ok and call.result["message_id"] > message_id
+            return call.params.get("chat_id") == chat["id"] and after
 
         (call,) = (await self.fake.wait_for("sendMessage", where=replies, timeout=timeout))[:1]
         assert call.result is not None

@@ -37,11 +37,11 @@ async def setkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             user_ref(message.from_user), key_text
         )
     except InputError:
-        await message.reply_text(
-            _("That is not an API key: it has no spaces or line breaks. Copy it again.")
+        await _say(
+            message, _("That is not an API key: it has no spaces or line breaks. Copy it again.")
         )
         return
-    await message.reply_text(_("Key saved: {masked}").format(masked=masked))
+    await _say(message, _("Key saved: {masked}").format(masked=masked))
 
 
 async def refuse_key_in_group(
@@ -99,16 +99,21 @@ async def group_key_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             chat_ref(chat_id), message.text, user_ref(message.from_user)
         )
     except InputError:
-        await message.reply_text(
-            _("That is not an API key: it has no spaces or line breaks. Copy it again.")
+        await _say(
+            message, _("That is not an API key: it has no spaces or line breaks. Copy it again.")
         )
         return True
-    await message.reply_text(_("Group key saved: {masked}").format(masked=masked))
+    await _say(message, _("Group key saved: {masked}").format(masked=masked))
     return True
 
 
 def deep_link(bot_username: str, payload: str) -> str:
     return f"https://t.me/{bot_username}?start={payload}"
+
+
+async def _say(deleted: Message, text: str) -> None:
+    """Answer in the chat of a message we deleted (there is nothing left to reply to)."""
+    await deleted.chat.send_message(text)
 
 
 async def _forget_message(message: Message) -> None:

@@ -158,3 +158,21 @@ async def test_codes_button_sends_markdown_bbcode_and_html(keyed_bot: Bot) -> No
     assert "HTML" in text
     assert f"[url={upload.image['url_viewer']}]" in text
     assert "/delete/" not in text
+
+
+async def test_forged_button_data_is_refused(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice_chat, bot.alice, 8)
+    stored = bot.fake.message(bot.alice_chat["id"], answer["message_id"])
+    assert stored is not None
+    for row in stored["reply_markup"]["inline_keyboard"]:
+        for key in row:
+            if str(key.get("callback_data", "")).startswith("del:"):
+                key["callback_data"] = "del:made-up-id"
+
+    bot.fake.press_button(bot.alice_chat, bot.alice, answer["message_id"], "del:made-up-id")
+    refusal = await alert_for(bot)
+
+    assert refusal.params["show_alert"] is True
+    assert "no longer known" in refusal.params["text"]
+    assert not any(u.deleted for u in bot.host.uploads.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -38,6 +39,12 @@ async def test_photo_is_uploaded_and_answered_with_links_and_buttons(keyed_bot: 
     assert edit.params["link_preview_options"]["url"] == upload.image["thumb"]["url"]
     assert "/delete/" not in bot.everything_sent()
     assert answer["reply_to_message"]["message_id"] == sent["message"]["message_id"]
+    assert bot.fake.calls_to("sendChatAction")[0].params["action"] == "upload_photo"
+    # The bytes went up as a file part: the token-bearing Telegram file URL never did.
+    (request,) = [r for r in bot.host.requests if r.path == "/api/1/upload"]
+    assert "source" not in request.fields
+    assert request.file_size == len(photo)
+    assert bot.fake.token not in json.dumps(request.fields)
 
 
 async def test_document_keeps_its_bytes_name_and_type(keyed_bot: Bot) -> None:

@@ -1,0 +1,194 @@
+"""Settings, history, languages, and the bot under pressure: floods, blocks, restarts,
+many users at once, and webhook mode."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+from tests.fakes.chevereto import USER_KEY, Fault
+from tests.fakes.media import big_png_file, png_bytes
+from tests.fakes.telegram import TOKEN
+from tests.telegram.conftest import Bot, OpenBot, button_data, person
+
+
+async def test_settings_menu_changes_the_next_upload(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    sent = bot.fake.send_text(bot.alice_chat, bot.alice, "/settings")
+    menu = await bot.reply_to(bot.alice_chat, sent)
+    assert "set:exp:1d" in button_data(menu)
+
+    bot.fake.press_button(bot.alice_chat, bot.alice, menu["message_id"], "set:exp:1d")
+    bot.fake.press_button(bot.alice_chat, bot.alice, menu["message_id"], "set:nsfw:1")
+    await bot.fake.wait_for("answerCallbackQuery", count=2)
+    photo = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=1))
+    await bot.answer_to(bot.alice_chat, photo)
+
+    (upload,) = bot.host.uploads.values()
+    assert (upload.fields["expiration"], upload.fields["nsfw"]) == ("P1D", "1")
+    redrawn = bot.fake.message(bot.alice_chat["id"], menu["message_id"])
+    assert redrawn is not None
+    assert "Expiry: P1D" in redrawn["text"]
+
+
+async def test_settings_album_and_language(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    album = bot.fake.send_text(bot.alice_chat, bot.alice, "/settings album AbC1")
+    menu = await bot.reply_to(bot.alice_chat, album)
+    assert "Album: AbC1" in menu["text"]
+
+    bot.fake.press_button(bot.alice_chat, bot.alice, menu["message_id"], "set:lang:ru")
+    await bot.fake.wait_for("answerCallbackQuery")
+    photo = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=2))
+
+    answer = await bot.answer_to(bot.alice_chat, photo)
+    assert "Загружено" in answer["text"]
+    (upload,) = bot.host.uploads.values()
+    assert upload.fields["album_id"] == "AbC1"
+
+
+async def test_history_lists_the_last_uploads_with_delete_buttons(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    for seed in (3, 4):
+        sent = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=seed))
+        await bot.answer_to(bot.alice_chat, sent)
+
+    listing = await bot.reply_to(
+        bot.alice_chat, bot.fake.send_text(bot.alice_chat, bot.alice, "/history")
+    )
+
+    assert "Uploaded 2 of 2" in listing["text"]
+    assert sum(1 for data in button_data(listing) if data.startswith("del:")) == 2
+
+
+async def test_empty_history(bot: Bot) -> None:
+    sent = bot.fake.send_text(bot.alice_chat, bot.alice, "/history")
+    assert "no uploads yet" in (await bot.reply_to(bot.alice_chat, sent))["text"]
+
+
+async def test_commands_are_registered_in_english_and_russian(bot: Bot) -> None:
+    english = bot.fake.my_commands()
+    russian = bot.fake.my_commands("ru")
+    assert english is not None
+    assert russian is not None
+    names = [command["command"] for command in english]
+    assert names == [command["command"] for command in russian]
+    assert {
+        "start",
+        "help",
+        "setkey",
+        "delkey",
+        "me",
+        "upload",
+        "mirror",
+        "settings",
+        "history",
+    } <= set(names)
+    assert english[0]["description"] != russian[0]["description"]
+
+
+async def test_start_and_help_in_the_users_language(bot: Bot) -> None:
+    hello = await bot.reply_to(bot.bob_chat, bot.fake.send_text(bot.bob_chat, bot.bob, "/start"))
+    assert "Привет" in hello["text"]
+    helped = await bot.reply_to(
+        bot.alice_chat, bot.fake.send_text(bot.alice_chat, bot.alice, "/help")
+    )
+    assert "/setkey KEY" in helped["text"]
+
+
+async def test_flood_answers_from_telegram_are_waited_out(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    bot.fake.fail_next("sendMessage", error_code=429, retry_after=1)
+    sent = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=5))
+
+    answer = await bot.answer_to(bot.alice_chat, sent)
+
+    assert "Uploaded" in answer["text"]
+    assert [c.error_code for c in bot.fake.calls_to("sendMessage")][:2] == [429, None]
+
+
+async def test_a_user_who_blocked_the_bot_does_not_stop_others(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    await bot.core.service.keys.set_user_key(person(bot.bob), USER_KEY)
+    bot.fake.blocked_chats.add(bot.bob_chat["id"])
+    bot.fake.send_photo(bot.bob_chat, bot.bob, png_bytes(seed=6))
+    await bot.fake.wait_for("sendMessage", where=lambda c: c.error_code == 403)
+
+    sent = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=7))
+    assert "Uploaded" in (await bot.answer_to(bot.alice_chat, sent))["text"]
+
+
+async def test_a_big_upload_does_not_hold_up_another_user(keyed_bot: Bot, tmp_path: Path) -> None:
+    bot = keyed_bot
+    await bot.core.service.keys.set_user_key(person(bot.bob), USER_KEY)
+    bot.host.delay_s = 1.5
+    bot.host.fail_next(Fault.DELAY)  # Bob's upload answers late
+    big = big_png_file(tmp_path / "big.png", 15 * 1024 * 1024, seed=8)
+    slow = bot.fake.send_document(
+        bot.bob_chat, bot.bob, big, file_name="big.png", mime_type="image/png"
+    )
+    await bot.fake.wait_for("getFile")
+    fast = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=9))
+
+    await bot.answer_to(bot.alice_chat, fast)
+    bob_answered = [
+        c
+        for c in bot.fake.calls_to("editMessageText")
+        if c.params["chat_id"] == bot.bob_chat["id"] and "%" not in c.params["text"]
+    ]
+    assert bob_answered == []
+    assert "Загружено" in (await bot.answer_to(bot.bob_chat, slow))["text"]
+
+
+async def test_restart_finishes_the_upload_and_answers_once(
+    open_bot: OpenBot, tmp_path: Path
+) -> None:
+    async with open_bot() as bot:
+        await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+        bot.host.delay_s = 5
+        bot.host.fail_next(Fault.DROP)  # the first try's answer is lost...
+        bot.host.fail_next(Fault.DELAY)  # ...and the retry is still running at the crash
+        sent = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=10))
+        await bot.fake.wait_for("getFile")
+        await asyncio.sleep(0.5)
+    # The process is gone; the job is recorded and unfinished.
+    bot.host.faults.clear()
+    bot.host.uploads.clear()  # the host lost it too (as if its answer never came)
+
+    async with open_bot() as again:
+        answer = await again.answer_to(again.alice_chat, sent)
+
+    assert "Uploaded" in answer["text"]
+    finals = [
+        c for c in again.fake.calls_to("editMessageText") if "Viewer" in c.params.get("text", "")
+    ]
+    assert len(finals) == 1
+
+
+async def test_webhook_mode_checks_the_secret(open_bot: OpenBot) -> None:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/hook/{TOKEN.split(':')[0]}"
+    async with open_bot(
+        telegram_webhook_url=url,
+        telegram_webhook_secret="s3cret-token",
+        telegram_webhook_listen=f"127.0.0.1:{port}",
+    ) as bot:
+        assert bot.fake.webhook is not None
+        assert bot.fake.webhook.url == url
+        assert bot.fake.webhook.secret_token == "s3cret-token"
+        update = bot.fake.send_text(bot.alice_chat, bot.alice, "/help")
+        wrong = await bot.fake.deliver_webhook(update, secret_token="wrong")
+        right = await bot.fake.deliver_webhook(update, secret_token="s3cret-token")
+        reply = await bot.reply_to(bot.alice_chat, update)
+
+    assert wrong == 403
+    assert right == 200
+    assert "/setkey" in reply["text"]
+    assert bot.fake.calls_to("getUpdates") == []
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -115,10 +115,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CallbackQueryHandler(buttons.delete_cancelled, pattern=rf"^{DELETE_NO}:"),
             CallbackQueryHandler(buttons.codes_pressed, pattern=rf"^{CODES}:"),
             CallbackQueryHandler(settings.setting_pressed, pattern=rf"^{settings.SETTING}:"),
-            MessageHandler(private & MEDIA, uploads.private_media),
-            MessageHandler(
-                private & filters.TEXT & LINKS & ~filters.COMMAND, uploads.private_links
-            ),
+            MessageHandler(private & (MEDIA | LINKS) & ~filters.COMMAND, uploads.private_message),
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, commands.private_text),
             MessageHandler(groups & MEDIA, uploads.group_media),
         ]

@@ -3,8 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class _PerKey(Generic[T]):
+    """One ``T`` per key, made on first use and forgotten when its last user leaves,
+    so the table does not grow with every user or upload ever seen."""
+
+    def __init__(self, make: Callable[[], T]) -> None:
+        self._make = make
+        self._entries: dict[Hashable, tuple[T, int]] = {}
+
+    @asynccontextmanager
+    async def using(self, key: Hashable) -> AsyncIterator[T]:
+        entry, users = self._entries.get(key) or (self._make(), 0)
+        self._entries[key] = (entry, users + 1)
+        try:
+            yield entry
+        finally:
+            entry, users = self._entries[key]
+            if users == 1:
+                del self._entries[key]
+            else:
+                self._entries[key] = (entry, users - 1)
 
 
 class WorkerPool:
@@ -16,48 +41,21 @@ class WorkerPool:
 
     def __init__(self, total: int, per_owner: int) -> None:
         self._total = asyncio.Semaphore(total)
-        self._per_owner = per_owner
-        self._owners: dict[Hashable, tuple[asyncio.Semaphore, int]] = {}
+        self._per_owner = _PerKey(lambda: asyncio.Semaphore(per_owner))
 
     @asynccontextmanager
     async def slot(self, owner: Hashable) -> AsyncIterator[None]:
-        limit = self._enter(owner)
-        try:
-            async with limit, self._total:
-                yield
-        finally:
-            self._leave(owner)
-
-    def _enter(self, owner: Hashable) -> asyncio.Semaphore:
-        limit, users = self._owners.get(owner, (asyncio.Semaphore(self._per_owner), 0))
-        self._owners[owner] = (limit, users + 1)
-        return limit
-
-    def _leave(self, owner: Hashable) -> None:
-        # Forget idle owners so the table does not grow with every user ever seen.
-        limit, users = self._owners[owner]
-        if users == 1:
-            del self._owners[owner]
-        else:
-            self._owners[owner] = (limit, users - 1)
+        async with self._per_owner.using(owner) as own, own, self._total:
+            yield
 
 
 class KeyedLock:
-    """One lock per key, forgotten when nobody holds or waits for it."""
+    """A lock per key: work on one key waits, work on others does not."""
 
     def __init__(self) -> None:
-        self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+        self._locks = _PerKey(asyncio.Lock)
 
     @asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+        async with self._locks.using(key) as lock, lock:
+            yield

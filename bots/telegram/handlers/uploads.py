@@ -15,20 +15,11 @@ MAX_LINKS = 10
 ALBUMS_KEY = "albums"
 
 
-async def private_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A photo, video, GIF, sticker or file sent to the bot: upload it."""
+async def private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A photo, video, GIF, sticker, file or text with links sent to the bot: upload it."""
     message = update.effective_message
-    if message is None:
-        return
-    await _upload_message(message, update, context)
-
-
-async def private_links(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """A text with links sent to the bot: fetch and upload what they point to."""
-    message = update.effective_message
-    if message is None:
-        return
-    await _upload_message(message, update, context)
+    if message is not None:
+        await _upload_message(message, update, context)
 
 
 async def upload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -106,19 +106,18 @@ import mimetypes
 import re
 import secrets
 import signal
-import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import BodyPartReader, web
 
 from tests.fakes import media
+from tests.fakes.server import LocalServer
 
 USER_KEY = "chv_1_testkeyAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
 UPLOAD_PATH = "/api/1/upload"
@@ -495,7 +494,7 @@ _PLACEHOLDERS: dict[str, Callable[[], bytes]] = {
 # --- the emulator --------------------------------------------------------------------------
 
 
-class CheveretoEmulator:
+class CheveretoEmulator(LocalServer):
     """A Chevereto V4 site's upload API on 127.0.0.1; see the module docstring."""
 
     def __init__(
@@ -514,6 +513,7 @@ class CheveretoEmulator:
         gzip: bool = False,
         moderation: bool = False,
     ) -> None:
+        super().__init__()
         self.user_keys = set(user_keys)
         self.guest_key = guest_key
         self.admin_keys = set(admin_keys)
@@ -538,45 +538,6 @@ class CheveretoEmulator:
         self._files: dict[str, str] = {}  # direct file path -> id_encoded
         self._recording: dict[int, RecordedRequest] = {}  # by id() of the request in progress
         self._next_id = 1
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
-
-    # lifecycle
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        # Binding our own socket gives the real port back when port is 0.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        # A short shutdown: a delayed answer (Fault.DELAY) must not hold up a test.
-        self._runner = web.AppRunner(self._make_app(), access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        bound_host, bound_port = sock.getsockname()[:2]
-        self._base_url = f"http://{bound_host}:{bound_port}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._base_url is None:
-            raise RuntimeError("the emulator is not started")
-        return self._base_url
 
     @property
     def api_url(self) -> str:

@@ -120,20 +120,19 @@ import json
 import os
 import re
 import shutil
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import IO, Any, Literal, NamedTuple, Self
+from typing import IO, Any, Literal, NamedTuple
 
 import aiohttp
 from aiohttp import BodyPartReader, web
 
 from tests.fakes import media
 from tests.fakes.chevereto import SNIFF_BYTES, dimensions, sniff
+from tests.fakes.server import LocalServer
 
 JSON = dict[str, Any]
 
@@ -887,10 +886,11 @@ def _without_reply(message: JSON) -> JSON:
 # --- the fake --------------------------------------------------------------------------------
 
 
-class TelegramFake:
+class TelegramFake(LocalServer):
     """The Bot API on 127.0.0.1 for one bot; see the module docstring."""
 
     def __init__(self, token: str = TOKEN, *, bot_username: str = BOT_USERNAME) -> None:
+        super().__init__()
         self.token = token
         self.bot_id = int(token.split(":", 1)[0])
         self.bot_user: JSON = {
@@ -939,53 +939,24 @@ class TelegramFake:
         self._calls_changed = asyncio.Event()
         # server
         self._methods = self._method_table()
-        self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
         self._spool_dir: Path | None = None
         self._closing = False
 
     # lifecycle
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
         self._spool_dir = Path(tempfile.mkdtemp(prefix="telegram-fake-"))
         self._closing = False
-        self._runner = web.AppRunner(self._make_app(), access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        bound_host, bound_port = sock.getsockname()[:2]
-        self._base_url = f"http://{bound_host}:{bound_port}"
+        await super().start(host, port)
 
     async def stop(self) -> None:
         # Waiting long polls answer at once instead of holding up the shutdown.
         self._closing = True
         self._notify_updates()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
         if self._spool_dir is not None:
             shutil.rmtree(self._spool_dir, ignore_errors=True)
             self._spool_dir = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-    @property
-    def base_url(self) -> str:
-        if self._base_url is None:
-            raise RuntimeError("the fake is not started")
-        return self._base_url
 
     @property
     def api_url(self) -> str:

@@ -268,3 +268,24 @@ async def test_russian_user_reads_russian(bot: Bot) -> None:
     answer = await bot.answer_to(bot.bob_chat, sent)
 
     assert "API-ключа" in answer["text"]
+
+
+async def test_on_the_cloud_api_a_big_file_is_refused_without_asking_telegram(
+    open_bot: OpenBot, tmp_path: Path
+) -> None:
+    from bots.telegram.app import CLOUD_API_URL, build_application
+    from bots.telegram.deps import DEPS_KEY
+    from bots.telegram.files import BotApiFileTooBig, TelegramFile
+    from bots.telegram.uploading import check_file_size
+
+    async with open_bot() as bot:
+        settings = bot.core.settings.model_copy(update={"telegram_api_url": CLOUD_API_URL})
+        cloud = build_application(settings, bot.core).bot_data[DEPS_KEY]
+        big = TelegramFile("id", "uid", 25 * 1024 * 1024, "big.png", "image/png")
+        small = TelegramFile("id", "uid", 19 * 1024 * 1024, "small.png", "image/png")
+
+        with pytest.raises(BotApiFileTooBig):
+            check_file_size(cloud, big)
+        check_file_size(cloud, small)
+        local = bot.app.bot_data[DEPS_KEY]
+        check_file_size(local, big)  # another Bot API server: getFile decides

@@ -84,13 +84,14 @@ def build_application(settings: Settings, core: Core) -> Application:  # type: i
     application.bot_data[DEPS_KEY] = Deps(
         service=core.service,
         profiles=core.profiles,
-        files=TelegramFiles(application.bot, core.http),
+        files=TelegramFiles(
+            application.bot, core.http, download_limit=CLOUD_FILE_LIMIT if on_cloud else None
+        ),
         links=core.links,
         admins=AdminCache(),
         albums=AlbumCollector(),
         hints=Hints(set_key="/setkey KEY", settings_url=api_key_page(settings.api_url)),
         max_upload_bytes=settings.max_upload_bytes,
-        cloud_file_limit=CLOUD_FILE_LIMIT if on_cloud else None,
     )
     register_handlers(application)
     return application

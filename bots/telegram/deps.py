@@ -30,8 +30,6 @@ class Deps:
     albums: AlbumCollector
     hints: Hints
     max_upload_bytes: int
-    cloud_file_limit: int | None
-    """Largest file getFile serves (20 MB on the cloud Bot API; None on a local server)."""
     bot_username: str = ""
     languages: dict[int, str] = field(default_factory=dict)
 

@@ -53,10 +53,36 @@ class TelegramFile:
         return cls(data["id"], data["uid"], data.get("size"), data["name"], data["mime"])
 
 
+@dataclass(frozen=True, slots=True)
+class FileInChat:
+    """A Telegram file as core's batch upload sees it (a ``ChatFile``)."""
+
+    file: TelegramFile
+    files: TelegramFiles
+
+    @property
+    def name(self) -> str:
+        return self.file.filename
+
+    @property
+    def size(self) -> int | None:
+        return self.file.size
+
+    async def media(self) -> MediaInput:
+        return await self.files.media(self.file)
+
+
 class TelegramFiles:
-    def __init__(self, bot: Bot, http: httpx.AsyncClient) -> None:
+    """Fetches files from the Bot API; ``download_limit`` is what getFile serves (20 MB
+    on the cloud API; None for a local server, which serves anything)."""
+
+    def __init__(self, bot: Bot, http: httpx.AsyncClient, download_limit: int | None) -> None:
         self._bot = bot
         self._http = http
+        self._download_limit = download_limit
+
+    def in_chat(self, file: TelegramFile) -> FileInChat:
+        return FileInChat(file, self)
 
     async def source(self, file: TelegramFile) -> UploadSource:
         try:
@@ -83,6 +109,10 @@ class TelegramFiles:
         )
 
     async def media(self, file: TelegramFile) -> MediaInput:
+        """The file ready to stream; refused first if the Bot API would not serve it."""
+        limit = self._download_limit
+        if limit is not None and file.size is not None and file.size > limit:
+            raise BotApiFileTooBig(file.size)
         return MediaInput(ref=file.ref, source=await self.source(file))
 
     async def reopen(self, rest: str) -> UploadSource:

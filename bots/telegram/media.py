@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from telegram import Message, MessageEntity
 
 from bots.telegram.files import TelegramFile
@@ -11,16 +9,10 @@ from core.captions import parse_caption
 from core.chevereto.models import UploadOptions
 from core.i18n import N_
 from core.links import find_links
+from core.service.batch import Link, Refused
 
 
-@dataclass(frozen=True, slots=True)
-class Unsupported:
-    """Media the host cannot take; ``what`` is a msgid naming it for the user."""
-
-    what: str
-
-
-def file_of(message: Message) -> TelegramFile | Unsupported | None:
+def file_of(message: Message) -> TelegramFile | Refused | None:
     """The one file a message carries (the largest photo size), if any."""
     if message.photo:
         photo = message.photo[-1]
@@ -71,15 +63,15 @@ def file_of(message: Message) -> TelegramFile | Unsupported | None:
             doc.mime_type or "application/octet-stream",
         )
     if message.audio or message.voice:
-        return Unsupported(N_("audio and voice messages"))
+        return Refused(N_("audio and voice messages"))
     return None
 
 
-def _sticker(message: Message) -> TelegramFile | Unsupported:
+def _sticker(message: Message) -> TelegramFile | Refused:
     sticker = message.sticker
     assert sticker is not None
     if sticker.is_animated:
-        return Unsupported(N_("animated stickers"))
+        return Refused(N_("animated stickers"))
     if sticker.is_video:
         name, mime = f"sticker_{sticker.file_unique_id}.webm", "video/webm"
     else:
@@ -87,7 +79,7 @@ def _sticker(message: Message) -> TelegramFile | Unsupported:
     return TelegramFile(sticker.file_id, sticker.file_unique_id, sticker.file_size, name, mime)
 
 
-def links_of(message: Message) -> list[str]:
+def links_of(message: Message) -> list[Link]:
     """The http(s) links of a message's text or caption, hidden text links included."""
     found: list[str] = []
     entities = message.parse_entities() or message.parse_caption_entities()
@@ -97,9 +89,8 @@ def links_of(message: Message) -> list[str]:
         elif entity.type == MessageEntity.URL:
             found.append(text)
     found.extend(find_links(message.text or message.caption or ""))
-    return list(
-        dict.fromkeys(link for link in found if link.lower().startswith(("http://", "https://")))
-    )
+    web = (link for link in found if link.lower().startswith(("http://", "https://")))
+    return [Link(url) for url in dict.fromkeys(web)]
 
 
 def options_of(message: Message) -> UploadOptions:

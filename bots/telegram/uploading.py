@@ -21,18 +21,15 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bots.telegram.answers import Answer, Outcome, render
 from bots.telegram.deps import Deps, chat_ref, user_ref
-from bots.telegram.files import BOT_API_FILE_LIMIT_MB, BotApiFileTooBig, TelegramFile
-from bots.telegram.media import Unsupported
-from core.chevereto.models import ProgressCallback, UploadOptions
+from bots.telegram.files import BOT_API_FILE_LIMIT_MB, BotApiFileTooBig, FileInChat
+from core.chevereto.models import UploadOptions
 from core.errors import PicloudError
 from core.i18n import Translator, translator
 from core.messages import describe_error
-from core.service.types import JobOutcome, MediaInput, UploadRequest, UploadView
+from core.service.batch import Item, ItemOutcome, Refused, RequestFor, upload_items
+from core.service.types import JobOutcome, MediaInput, UploadRequest
 
 log = logging.getLogger(__name__)
-
-Item = TelegramFile | str | Unsupported
-"""A file in a message, a link in its text, or media we refuse."""
 
 PROGRESS_FROM_BYTES = 5 * 1024 * 1024
 PROGRESS_EVERY_S = 2.0
@@ -51,74 +48,54 @@ class Upload:
 
 async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     _ = job._
+    if all(isinstance(item, Refused) for item in job.items):
+        await job.message.reply_text(_render(job, deps, [ItemOutcome(i) for i in job.items]).text)
+        return
     status = await job.message.reply_text(_("Uploading…"))
     action = asyncio.create_task(_keep_chat_action(bot, job.message.chat_id, job.items))
     try:
-        single = len(job.items) == 1
-        outcomes = await asyncio.gather(
-            *(_upload_item(deps, job, status, item, progress=single) for item in job.items)
-        )
+        outcomes = await upload_items(deps.service, deps.links, job.items, _requests(job, status))
     finally:
         action.cancel()
-    await _edit(status, render(list(outcomes), _))
+    await _edit(status, _render(job, deps, outcomes))
 
 
-async def _upload_item(
-    deps: Deps, job: Upload, status: Message, item: Item, *, progress: bool
-) -> Outcome:
-    _ = job._
-    name = _item_name(item)
-    if isinstance(item, Unsupported):
-        return Outcome(name, error=_("{what} cannot be uploaded").format(what=_(item.what)))
-    try:
-        view = await _upload(deps, job, status, item, progress=progress)
-    except PicloudError as error:
-        return Outcome(name, error=_describe(error, deps, _))
-    return Outcome(name, view=view)
-
-
-async def _upload(
-    deps: Deps, job: Upload, status: Message, item: TelegramFile | str, *, progress: bool
-) -> UploadView:
-    if isinstance(item, str):
-        async with await deps.links.open(item) as fetched:
-            return await deps.service.upload(_request(job, status, item, fetched.media))
-    check_file_size(deps, item)
-    media = await deps.files.media(item)
-    large = (item.size or 0) >= PROGRESS_FROM_BYTES
-    reporter = ProgressReporter(status, job._) if progress and large else None
-    return await deps.service.upload(_request(job, status, item, media, reporter))
-
-
-def _request(
-    job: Upload,
-    status: Message,
-    item: TelegramFile | str,
-    media: MediaInput,
-    progress: ProgressCallback | None = None,
-) -> UploadRequest:
+def _requests(job: Upload, status: Message) -> RequestFor:
     message = job.message
     assert message.from_user is not None
-    in_group = message.chat.type != ChatType.PRIVATE
-    return UploadRequest(
-        user=user_ref(message.from_user),
-        media=media,
-        chat=chat_ref(message.chat_id) if in_group else None,
-        options=job.options,
-        reply_target=_reply_target(message, status, _item_name(item)),
-        progress=progress,
-    )
+    user = user_ref(message.from_user)
+    chat = chat_ref(message.chat_id) if message.chat.type != ChatType.PRIVATE else None
+    # Progress is shown for a single large file: an album's answer lists, it doesn't count.
+    single = len(job.items) == 1
+
+    def request_for(item: Item, media: MediaInput) -> UploadRequest:
+        large = isinstance(item, FileInChat) and (item.size or 0) >= PROGRESS_FROM_BYTES
+        return UploadRequest(
+            user=user,
+            media=media,
+            chat=chat,
+            options=job.options,
+            reply_target=_reply_target(message, status, item.name),
+            progress=ProgressReporter(status, job._) if single and large else None,
+        )
+
+    return request_for
 
 
-def check_file_size(deps: Deps, item: TelegramFile) -> None:
-    """Refuse before downloading: over the site's limit, or over what getFile serves."""
-    deps.service.check_size(item.size)
-    limit = deps.cloud_file_limit
-    if limit is not None and item.size is not None and item.size > limit:
-        raise BotApiFileTooBig(item.size)
+def _render(job: Upload, deps: Deps, outcomes: list[ItemOutcome]) -> Answer:
+    return render([_outcome(outcome, deps, job._) for outcome in outcomes], job._)
 
 
-def _describe(error: PicloudError, deps: Deps, _: Translator) -> str:
+def _outcome(outcome: ItemOutcome, deps: Deps, _: Translator) -> Outcome:
+    name = outcome.item.name
+    if isinstance(outcome.item, Refused):
+        return Outcome(_(name), error=_("{what} cannot be uploaded").format(what=_(name)))
+    if outcome.error is not None:
+        return Outcome(name, error=describe(outcome.error, deps, _))
+    return Outcome(name, view=outcome.view)
+
+
+def describe(error: PicloudError, deps: Deps, _: Translator) -> str:
     if isinstance(error, BotApiFileTooBig):
         size = f" ({error.size / MB:.1f} MB)" if error.size else ""
         return _(
@@ -126,14 +103,6 @@ def _describe(error: PicloudError, deps: Deps, _: Translator) -> str:
             "Send a link to it instead."
         ).format(limit=BOT_API_FILE_LIMIT_MB, size=size)
     return describe_error(error, _, deps.hints)
-
-
-def _item_name(item: Item) -> str:
-    if isinstance(item, TelegramFile):
-        return item.filename
-    if isinstance(item, Unsupported):
-        return item.what
-    return item
 
 
 def _reply_target(message: Message, status: Message, name: str) -> str:
@@ -145,10 +114,11 @@ def _reply_target(message: Message, status: Message, name: str) -> str:
 
 async def _keep_chat_action(bot: Bot, chat_id: int, items: Sequence[Item]) -> None:
     """Telegram shows a chat action for five seconds: renew it while work runs."""
+    mimes = [item.file.mime for item in items if isinstance(item, FileInChat)]
     action = ChatAction.UPLOAD_DOCUMENT
-    if any(isinstance(item, TelegramFile) and item.mime.startswith("video/") for item in items):
+    if any(mime.startswith("video/") for mime in mimes):
         action = ChatAction.UPLOAD_VIDEO
-    elif all(isinstance(item, TelegramFile) and item.mime.startswith("image/") for item in items):
+    elif mimes and len(mimes) == len(items) and all(m.startswith("image/") for m in mimes):
         action = ChatAction.UPLOAD_PHOTO
     with contextlib.suppress(TelegramError):
         while True:

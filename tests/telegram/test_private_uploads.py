@@ -115,10 +115,11 @@ async def test_unsupported_media_gets_a_clear_answer(keyed_bot: Bot, kind: str) 
             bot.alice_chat, bot.alice, b"\x1f\x8b" + bytes(50), is_animated=True
         )
 
-    answer = await bot.answer_to(bot.alice_chat, sent)
+    answer = await bot.reply_to(bot.alice_chat, sent)
 
     assert "cannot be uploaded" in answer["text"]
     assert bot.host.requests == []
+    assert bot.fake.calls_to("getFile") == []
 
 
 async def test_album_is_answered_once_listing_every_item(keyed_bot: Bot) -> None:
@@ -271,21 +272,17 @@ async def test_russian_user_reads_russian(bot: Bot) -> None:
 
 
 async def test_on_the_cloud_api_a_big_file_is_refused_without_asking_telegram(
-    open_bot: OpenBot, tmp_path: Path
+    open_bot: OpenBot,
 ) -> None:
     from bots.telegram.app import CLOUD_API_URL, build_application
     from bots.telegram.deps import DEPS_KEY
     from bots.telegram.files import BotApiFileTooBig, TelegramFile
-    from bots.telegram.uploading import check_file_size
 
     async with open_bot() as bot:
         settings = bot.core.settings.model_copy(update={"telegram_api_url": CLOUD_API_URL})
-        cloud = build_application(settings, bot.core).bot_data[DEPS_KEY]
+        cloud = build_application(settings, bot.core).bot_data[DEPS_KEY].files
         big = TelegramFile("id", "uid", 25 * 1024 * 1024, "big.png", "image/png")
-        small = TelegramFile("id", "uid", 19 * 1024 * 1024, "small.png", "image/png")
 
         with pytest.raises(BotApiFileTooBig):
-            check_file_size(cloud, big)
-        check_file_size(cloud, small)
-        local = bot.app.bot_data[DEPS_KEY]
-        check_file_size(local, big)  # another Bot API server: getFile decides
+            await cloud.media(big)
+        assert bot.fake.calls_to("getFile") == []

@@ -6,10 +6,12 @@ from telegram import Message, Update
 from telegram.ext import ContextTypes
 
 from bots.telegram.deps import chat_ref, deps, translator_for
+from bots.telegram.files import TelegramFile
 from bots.telegram.media import file_of, links_of, options_of
-from bots.telegram.uploading import Item, Upload, upload_and_answer
+from bots.telegram.uploading import Upload, upload_and_answer
 from core.chevereto.models import UploadOptions
 from core.i18n import Translator
+from core.service.batch import Item, Link
 
 MAX_LINKS = 10
 ALBUMS_KEY = "albums"
@@ -29,8 +31,8 @@ async def upload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     _ = await translator_for(update, context)
     source = message.reply_to_message
-    links = [arg for arg in context.args or [] if _is_link(arg)][:MAX_LINKS]
-    items: list[Item] = [*links] if links else _items_of(source) if source else []
+    links = [Link(arg) for arg in context.args or [] if _is_link(arg)][:MAX_LINKS]
+    items: list[Item] = [*links] if links else _items_of(source, context) if source else []
     if not items:
         await message.reply_text(
             _("Reply /upload to a message with a photo, video, file or link, or write /upload URL.")
@@ -57,7 +59,7 @@ async def _upload_message(
     if message.media_group_id:
         _collect_album(message, update, context, _)
         return
-    items = _items_of(message)
+    items = _items_of(message, context)
     if items:
         job = Upload(message, items, options_of(message), _)
         await upload_and_answer(context.bot, deps(context), job)
@@ -69,7 +71,7 @@ def _collect_album(
     collector = deps(context).albums
 
     async def when_complete(album: list[Message]) -> None:
-        items = [item for part in album for item in _items_of(part)]
+        items = [item for part in album for item in _items_of(part, context)]
         # The album's caption, if any, sits on one of its messages.
         captioned = next((part for part in album if part.caption), album[0])
         job = Upload(album[0], items, options_of(captioned), _)
@@ -80,8 +82,10 @@ def _collect_album(
     collector.add(message, when_complete)
 
 
-def _items_of(message: Message) -> list[Item]:
+def _items_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> list[Item]:
     found = file_of(message)
+    if isinstance(found, TelegramFile):
+        return [deps(context).files.in_chat(found)]
     if found is not None:
         return [found]
     return list(links_of(message)[:MAX_LINKS])

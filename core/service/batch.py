@@ -1,0 +1,94 @@
+"""A message's media uploaded together, each item on its own: the rules both front-ends
+share. Every item ends as an outcome (a result, an error, or refused for its kind), so
+one answer can list them all and one bad item never sinks the others."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from core.errors import PicloudError
+from core.links import LinkFetcher
+from core.service.types import MediaInput, UploadRequest, UploadView
+from core.service.uploads import UploadService
+
+
+class ChatFile(Protocol):
+    """A file in a chat message, as its front-end knows it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def size(self) -> int | None: ...
+
+    async def media(self) -> MediaInput:
+        """Check the platform's own limits, then open the file for streaming."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A link in a message's text: fetched by the guarded link fetcher."""
+
+    url: str
+
+    @property
+    def name(self) -> str:
+        return self.url
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """Media the host cannot take; ``what`` is a msgid naming its kind for the user."""
+
+    what: str
+
+    @property
+    def name(self) -> str:
+        return self.what
+
+
+Item = ChatFile | Link | Refused
+
+
+@dataclass(frozen=True, slots=True)
+class ItemOutcome:
+    item: Item
+    view: UploadView | None = None
+    error: PicloudError | None = None
+
+    @property
+    def refused(self) -> bool:
+        return isinstance(self.item, Refused)
+
+
+RequestFor = Callable[[Item, MediaInput], UploadRequest]
+"""Builds the upload request for an item once its media is open (who, where, options)."""
+
+
+async def upload_items(
+    service: UploadService, links: LinkFetcher, items: Sequence[Item], request_for: RequestFor
+) -> list[ItemOutcome]:
+    """Upload every item at once (the service's pool paces them); outcomes in order."""
+    return list(await asyncio.gather(*(_upload(service, links, i, request_for) for i in items)))
+
+
+async def _upload(
+    service: UploadService, links: LinkFetcher, item: Item, request_for: RequestFor
+) -> ItemOutcome:
+    if isinstance(item, Refused):
+        return ItemOutcome(item)
+    try:
+        if isinstance(item, Link):
+            async with await links.open(item.url) as fetched:
+                view = await service.upload(request_for(item, fetched.media))
+        else:
+            # Our own limit first: nothing is fetched for a file the site would refuse.
+            service.check_size(item.size)
+            view = await service.upload(request_for(item, await item.media()))
+    except PicloudError as error:
+        return ItemOutcome(item, error=error)
+    return ItemOutcome(item, view=view)

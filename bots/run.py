@@ -26,17 +26,15 @@ async def run_bots(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    if settings.telegram_bot_token is None:
-        print(
-            "picloud-bots: the Discord front-end is not part of this version yet; "
-            "set TELEGRAM_BOT_TOKEN to run the Telegram bot",
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
     async with open_core(settings) as core, AsyncExitStack() as bots:
-        from bots.telegram.app import telegram_bot
+        if settings.telegram_bot_token is not None:
+            from bots.telegram.app import telegram_bot
 
-        await bots.enter_async_context(telegram_bot(settings, core))
+            await bots.enter_async_context(telegram_bot(settings, core))
+        if settings.discord_bot_token is not None:
+            from bots.discord.app import discord_bot
+
+            await bots.enter_async_context(discord_bot(settings, core))
         await _until_stopped()
     return EXIT_OK
 

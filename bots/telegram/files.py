@@ -16,6 +16,7 @@ from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
 from core.chevereto.models import UploadSource
+from core.downloads import download_chunks
 from core.errors import MediaUnavailable, TooBig
 from core.service.types import MediaInput
 
@@ -102,7 +103,7 @@ class TelegramFiles:
             return UploadSource.from_path(Path(location), file.filename, file.mime)
 
         def chunks() -> AsyncIterator[bytes]:
-            return self._download(location)
+            return download_chunks(self._http, location, "Telegram")
 
         return UploadSource.from_stream(
             chunks, size=size, filename=file.filename, content_type=file.mime
@@ -118,17 +119,3 @@ class TelegramFiles:
     async def reopen(self, rest: str) -> UploadSource:
         """The service's opener for ``telegram:`` refs, after a restart."""
         return await self.source(TelegramFile.from_ref(rest))
-
-    async def _download(self, url: str) -> AsyncIterator[bytes]:
-        try:
-            async with self._http.stream("GET", url) as response:
-                if response.status_code != httpx.codes.OK:
-                    raise MediaUnavailable(f"Telegram answered HTTP {response.status_code}")
-                async for chunk in response.aiter_bytes():
-                    yield chunk
-        except httpx.HTTPError as exc:
-            # from None: the httpx error's text may hold the URL, and the URL the token.
-            failure = MediaUnavailable(f"the download from Telegram failed ({type(exc).__name__})")
-        else:
-            return
-        raise failure from None

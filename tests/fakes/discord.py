@@ -592,6 +592,19 @@ def _walk_components(components: Iterable[JSON]) -> Iterator[JSON]:
                 yield from _walk_components([inner])
 
 
+def _check_select(component: JSON, values: list[str]) -> list[str]:
+    """The values a user can pick in this select (the client enforces these)."""
+    custom_id = component.get("custom_id")
+    low = int(component.get("min_values", 1))
+    high = int(component.get("max_values", 1))
+    if not low <= len(values) <= high:
+        raise ValueError(f"select {custom_id!r} takes {low} to {high} values, not {values}")
+    options = [o["value"] for o in component.get("options") or []]
+    if component.get("type") == STRING_SELECT and not set(values) <= set(options):
+        raise ValueError(f"select {custom_id!r} offers {options}, not {values}")
+    return values
+
+
 def _read_head(content: bytes | Path) -> bytes:
     if isinstance(content, bytes):
         return content[:SNIFF_BYTES]
@@ -698,6 +711,7 @@ class DiscordFake(LocalServer):
         self.resumes: list[JSON] = []
         self.presences: list[JSON] = []
         self.heartbeats = 0
+        self.gateway_requests: list[dict[str, str]] = []  # each connection's query
         # inspection
         self.calls: list[Call] = []
         self.deleted: list[tuple[int, int]] = []
@@ -1158,9 +1172,13 @@ class DiscordFake(LocalServer):
 
     async def dispatch(self, event: str, data: JSON) -> JSON:
         """Send a dispatch (op 0) to every session, with its next sequence number."""
+        self._require_session()
+        return await self._broadcast(event, data)
+
+    def _require_session(self) -> None:
+        # A session whose connection dropped still counts: RESUME replays its events.
         if not self._sessions:
             raise RuntimeError("no gateway session: connect a client (await fake.wait_ready())")
-        return await self._broadcast(event, data)
 
     async def _broadcast(self, event: str, data: JSON) -> JSON:
         """Like dispatch, but quietly nothing without sessions (REST used alone)."""
@@ -1373,7 +1391,7 @@ class DiscordFake(LocalServer):
         kind = int(component["type"])
         data: JSON = {"custom_id": custom_id, "component_type": kind}
         if kind in _SELECTS:
-            data["values"] = list(values or [])
+            data["values"] = _check_select(component, list(values or []))
         elif values is not None:
             raise ValueError(f"{custom_id!r} is a button, not a select")
         return await self._interact(
@@ -1433,7 +1451,11 @@ class DiscordFake(LocalServer):
                     raise ValueError(f"text input {custom_id!r} is too long")
                 out["value"] = text
             else:
-                out["values"] = [value] if isinstance(value, str) else list(value or [])
+                picked = [value] if isinstance(value, str) else list(value or [])
+                if not picked and not component.get("required", True):
+                    out["values"] = picked
+                    return out
+                out["values"] = _check_select(component, picked)
             return out
 
         rows: list[JSON] = []
@@ -1462,6 +1484,7 @@ class DiscordFake(LocalServer):
         reply_to: JSON | None = None,
     ) -> JSON:
         """``user`` posts a message: stored, then MESSAGE_CREATE (content per intents)."""
+        self._require_session()
         channel_json = self._channels.get(_id_of(channel))
         if channel_json is None:
             raise ValueError(f"no channel {channel['id']}; register it with fake.channel()")
@@ -1491,8 +1514,7 @@ class DiscordFake(LocalServer):
         message: JSON | None = None,
         locale: str | None = None,
     ) -> JSON:
-        if not self._sessions:
-            raise RuntimeError("no gateway session: connect a client (await fake.wait_ready())")
+        self._require_session()
         user_id = _id_of(user)
         self.users.setdefault(user_id, user)
         channel_json = self._channels.get(_id_of(channel))
@@ -1709,6 +1731,7 @@ class DiscordFake(LocalServer):
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
+        self.gateway_requests.append(dict(request.query))
         compress = request.query.get("compress") == "zlib-stream"
         connection = _Connection(ws, compress)
         self.connections.add(connection)

@@ -1,0 +1,1 @@
+"""The Discord front-end: discord.py's app commands over the core upload service."""

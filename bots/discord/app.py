@@ -1,0 +1,178 @@
+"""The Discord bot: built from settings and core, every command registered here.
+
+    async with discord_bot(settings, core):
+        ...  # connected to the gateway until the block ends
+
+``DISCORD_API_URL`` and ``DISCORD_GATEWAY_URL`` are discord.py class attributes
+(``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``): one process, one Discord.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bots.discord.buttons import DYNAMIC_ITEMS
+from bots.discord.commands import COMMANDS
+from bots.discord.deps import Deps, channel_ref, language_for
+from bots.discord.files import SCHEME, DiscordFiles
+from bots.discord.uploading import items_of, resumed_answerer, upload_all
+from core.chevereto.models import UploadOptions
+from core.errors import ConfigurationError
+from core.i18n import DEFAULT_LANGUAGE, language_of, translator
+from core.messages import Hints, api_key_page
+from core.refs import Platform
+from core.runtime import Core
+from core.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 60.0
+
+
+class CatalogTranslator(app_commands.Translator):
+    """Command names, descriptions and choices from the same gettext catalogs."""
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        language = language_of(locale.value)
+        if language == DEFAULT_LANGUAGE:
+            return None
+        translated = translator(language)(string.message)
+        return translated if translated != string.message else None
+
+
+class PicloudClient(discord.Client):
+    def __init__(self, deps: Deps, *, intents: discord.Intents) -> None:
+        super().__init__(intents=intents)
+        self.deps = deps
+        self.tree = app_commands.CommandTree(self)
+        self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(*DYNAMIC_ITEMS)
+        for command in COMMANDS:
+            self.tree.add_command(command)
+        await self.tree.set_translator(CatalogTranslator())
+        await self.tree.sync()
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Mirroring: every attachment or media link posted in a mirrored channel."""
+        if message.author.bot or message.guild is None:
+            return
+        switches = await self.deps.profiles.chat(channel_ref(message.channel.id))
+        if not switches.mirroring:
+            return
+        items = items_of(message, self.deps, media_links_only=True)
+        if not items:
+            return
+        spoiler = any(attachment.is_spoiler() for attachment in message.attachments)
+        language = await language_for(self.deps, message.author, None)
+        async with message.channel.typing():
+            answer = await upload_all(
+                self.deps,
+                items,
+                user=message.author,
+                guild_id=message.guild.id,
+                channel_id=message.channel.id,
+                options=UploadOptions(nsfw=spoiler),
+                language=language,
+            )
+        await message.reply(
+            embeds=answer.embeds, view=answer.view or discord.utils.MISSING, mention_author=False
+        )
+
+    async def _on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        reference = secrets.token_hex(3)
+        log.error("command failed (ref %s)", reference, exc_info=error)
+        _ = translator(interaction.locale.value)
+        text = _("Something went wrong on our side (ref {ref}). Try again later.").format(
+            ref=reference
+        )
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True)
+            else:
+                await interaction.response.send_message(text, ephemeral=True)
+
+
+def point_at(settings: Settings) -> None:
+    """Aim discord.py at DISCORD_API_URL and DISCORD_GATEWAY_URL (tests, proxies)."""
+    Route.BASE = settings.discord_api_url.rstrip("/")
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+def make_deps(settings: Settings, core: Core) -> Deps:
+    return Deps(
+        service=core.service,
+        profiles=core.profiles,
+        files=DiscordFiles(core.http),
+        links=core.links,
+        hints=Hints(set_key="/key set", settings_url=api_key_page(settings.api_url)),
+    )
+
+
+@asynccontextmanager
+async def discord_bot(settings: Settings, core: Core) -> AsyncIterator[PicloudClient]:
+    """Connect (falling back to no Message Content intent if Discord refuses it)."""
+    assert settings.discord_bot_token is not None
+    point_at(settings)
+    deps = make_deps(settings, core)
+    core.service.register_opener(SCHEME, deps.files.reopen)
+    token = settings.discord_bot_token.get_secret_value()
+    client, running = await _connect(deps, token, message_content=True)
+    if client is None:
+        deps.message_content = False
+        log.warning("Discord refused the Message Content intent: mirroring is unavailable")
+        client, running = await _connect(deps, token, message_content=False)
+    if client is None or running is None:
+        raise ConfigurationError("Discord refused the bot's connection")
+    resumed = await core.service.resume(Platform.DISCORD, resumed_answerer(client, deps))
+    log.info("discord bot %s is up; %d uploads resumed", client.user, resumed)
+    try:
+        yield client
+    finally:
+        await client.close()
+        with contextlib.suppress(Exception):
+            await running
+
+
+async def _connect(
+    deps: Deps, token: str, *, message_content: bool
+) -> tuple[PicloudClient | None, asyncio.Task[None] | None]:
+    intents = discord.Intents.default()
+    intents.message_content = message_content
+    client = PicloudClient(deps, intents=intents)
+    try:
+        await client.login(token)
+    except discord.LoginFailure:
+        await client.close()
+        raise ConfigurationError("DISCORD_BOT_TOKEN was refused by Discord") from None
+    running = asyncio.create_task(client.connect(reconnect=True))
+    ready = asyncio.create_task(client.wait_until_ready())
+    done, _pending = await asyncio.wait(
+        {running, ready}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+    )
+    if ready in done:
+        return client, running
+    ready.cancel()
+    await client.close()
+    if running in done and isinstance(running.exception(), discord.PrivilegedIntentsRequired):
+        return None, None
+    raise ConfigurationError("could not connect to the Discord gateway")

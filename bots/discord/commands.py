@@ -1,0 +1,296 @@
+"""The app commands: ``/upload``, "Upload to picloud", ``/key``, ``/mirror``, ``/history``.
+
+Each parses its input, checks what needs no network (so a refusal is instant and
+ephemeral), defers (Discord allows three seconds), then calls the core service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.app_commands import locale_str
+
+from bots.discord.buttons import upload_buttons
+from bots.discord.deps import (
+    Deps,
+    channel_ref,
+    language_for,
+    server_ref,
+    translator_for,
+    user_ref,
+)
+from bots.discord.embeds import upload_embed
+from bots.discord.uploading import items_of, upload_all
+from core.chevereto.models import UploadOptions
+from core.errors import InputError, KeyProblem
+from core.expiry import parse_optional_expiry
+from core.i18n import Translator, translator
+from core.messages import describe_error
+from core.service.batch import Item, Link
+
+EXPIRY_CHOICES = ("10m", "1h", "6h", "1d", "1w", "1mo", "6mo", "1y")
+HISTORY_SIZE = 10
+
+
+def deps_of(interaction: discord.Interaction) -> Deps:
+    found: Deps = interaction.client.deps  # type: ignore[attr-defined]
+    return found
+
+
+@app_commands.command(name="upload", description=locale_str("Upload a file or a link to picloud"))
+@app_commands.describe(
+    attachment=locale_str("The file to upload"),
+    url=locale_str("A link to an image or video"),
+    title=locale_str("Title (up to 100 characters)"),
+    description=locale_str("Description"),
+    tags=locale_str("Tags, separated by commas"),
+    expiry=locale_str("Delete after: 10m, 1h, 1d, 1w, 1mo…"),
+    nsfw=locale_str("Mark as not safe for work"),
+    album=locale_str("Album id (one of yours)"),
+)
+async def upload(
+    interaction: discord.Interaction,
+    attachment: discord.Attachment | None = None,
+    url: str | None = None,
+    title: str | None = None,
+    description: str | None = None,
+    tags: str | None = None,
+    expiry: str | None = None,
+    nsfw: bool = False,
+    album: str | None = None,
+) -> None:
+    deps = deps_of(interaction)
+    language = await language_for(deps, interaction.user, interaction.locale)
+    _ = translator(language)
+    items: list[Item] = [deps.files.of(attachment)] if attachment else []
+    if url:
+        items.append(Link(url.strip()))
+    if not items:
+        await _refuse(interaction, _("Give an attachment, a url, or both."))
+        return
+    try:
+        options = UploadOptions(
+            title=title,
+            description=description,
+            tags=tuple(tag.strip() for tag in (tags or "").split(",") if tag.strip()),
+            album_id=album,
+            expiration=parse_optional_expiry(expiry),
+            nsfw=nsfw or bool(attachment and attachment.is_spoiler()),
+        )
+        await deps.service.keys.resolve(
+            user_ref(interaction.user), server_ref(interaction.guild_id)
+        )
+    except (InputError, KeyProblem) as error:
+        await _refuse(interaction, describe_error(error, _, deps.hints))
+        return
+    await interaction.response.defer(thinking=True)
+    answer = await upload_all(
+        deps,
+        items,
+        user=interaction.user,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        options=options,
+        language=language,
+    )
+    await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
+
+
+@upload.autocomplete("expiry")
+async def expiry_choices(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    typed = current.strip()
+    suggestions = [choice for choice in EXPIRY_CHOICES if choice.startswith(typed)] or [typed]
+    return [app_commands.Choice(name=choice, value=choice) for choice in suggestions if choice]
+
+
+@app_commands.context_menu(name=locale_str("Upload to picloud"))
+async def upload_message(interaction: discord.Interaction, message: discord.Message) -> None:
+    """Every attachment and link of a message, in one answer."""
+    deps = deps_of(interaction)
+    language = await language_for(deps, interaction.user, interaction.locale)
+    _ = translator(language)
+    items = items_of(message, deps)
+    if not items:
+        await _refuse(interaction, _("That message has no attachment or link to upload."))
+        return
+    try:
+        await deps.service.keys.resolve(
+            user_ref(interaction.user), server_ref(interaction.guild_id)
+        )
+    except KeyProblem as error:
+        await _refuse(interaction, describe_error(error, _, deps.hints))
+        return
+    await interaction.response.defer(thinking=True)
+    spoiler = any(attachment.is_spoiler() for attachment in message.attachments)
+    answer = await upload_all(
+        deps,
+        items,
+        user=interaction.user,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        options=UploadOptions(nsfw=spoiler),
+        language=language,
+    )
+    await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
+
+
+key = app_commands.Group(name="key", description=locale_str("Your picloud API key"))
+
+
+class KeyModal(discord.ui.Modal):
+    """The key is typed here, never in a channel. ``server`` stores the server's key."""
+
+    def __init__(self, _: Translator, *, server: int | None = None) -> None:
+        title = _("The server's picloud API key") if server else _("Your picloud API key")
+        super().__init__(title=title[:45], timeout=600)
+        self._ = _
+        self.server = server
+        self.key: discord.ui.TextInput[KeyModal] = discord.ui.TextInput(
+            label=_("API key"), placeholder="chv_…", max_length=200, required=True
+        )
+        self.add_item(self.key)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        _, keys = self._, deps_of(interaction).service.keys
+        try:
+            if self.server is None:
+                masked = await keys.set_user_key(user_ref(interaction.user), self.key.value)
+                text = _("Key saved: {masked}").format(masked=masked)
+            else:
+                chat = server_ref(self.server)
+                assert chat is not None
+                masked = await keys.set_chat_key(chat, self.key.value, user_ref(interaction.user))
+                text = _("Server key saved: {masked}").format(masked=masked)
+        except InputError:
+            text = _("That is not an API key: it has no spaces or line breaks. Copy it again.")
+        await interaction.response.send_message(text, ephemeral=True)
+
+
+@key.command(name="set", description=locale_str("Store your picloud API key (opens a form)"))
+async def key_set(interaction: discord.Interaction) -> None:
+    _ = await translator_for(deps_of(interaction), interaction.user, interaction.locale)
+    await interaction.response.send_modal(KeyModal(_))
+
+
+@key.command(name="remove", description=locale_str("Forget your API key"))
+async def key_remove(interaction: discord.Interaction) -> None:
+    deps = deps_of(interaction)
+    _ = await translator_for(deps, interaction.user, interaction.locale)
+    removed = await deps.service.keys.remove_user_key(user_ref(interaction.user))
+    text = _("Your key is removed.") if removed else _("You have no key stored.")
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+@key.command(name="show", description=locale_str("Show your API key, masked"))
+async def key_show(interaction: discord.Interaction) -> None:
+    deps = deps_of(interaction)
+    _ = await translator_for(deps, interaction.user, interaction.locale)
+    masked = await deps.service.keys.show_user_key(user_ref(interaction.user))
+    text = _("Key: {key}").format(key=masked) if masked else _("You have no key stored.")
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+@key.command(name="server", description=locale_str("Set this server's key (Manage Server)"))
+@app_commands.guild_only()
+async def key_server(interaction: discord.Interaction) -> None:
+    _ = await translator_for(deps_of(interaction), interaction.user, interaction.locale)
+    if not interaction.permissions.manage_guild:
+        await _refuse(interaction, _("Only members with Manage Server can set the server's key."))
+        return
+    await interaction.response.send_modal(KeyModal(_, server=interaction.guild_id))
+
+
+mirror = app_commands.Group(
+    name="mirror",
+    description=locale_str("Upload every attachment posted in this channel"),
+    guild_only=True,
+    default_permissions=discord.Permissions(manage_channels=True),
+)
+
+
+@mirror.command(name="enable", description=locale_str("Start mirroring this channel"))
+async def mirror_enable(interaction: discord.Interaction) -> None:
+    await _set_mirroring(interaction, True)
+
+
+@mirror.command(name="disable", description=locale_str("Stop mirroring this channel"))
+async def mirror_disable(interaction: discord.Interaction) -> None:
+    await _set_mirroring(interaction, False)
+
+
+@mirror.command(name="status", description=locale_str("Is this channel mirrored?"))
+async def mirror_status(interaction: discord.Interaction) -> None:
+    await _set_mirroring(interaction, None)
+
+
+async def _set_mirroring(interaction: discord.Interaction, enabled: bool | None) -> None:
+    deps = deps_of(interaction)
+    _ = await translator_for(deps, interaction.user, interaction.locale)
+    # Default permissions only hide the command; the check that counts is here.
+    if not interaction.permissions.manage_channels:
+        await _refuse(interaction, _("Only members with Manage Channels can change mirroring."))
+        return
+    if enabled and not deps.message_content:
+        await _refuse(
+            interaction,
+            _(
+                "I cannot read messages here: the bot runs without the Message Content intent. "
+                "Turn it on in the Discord Developer Portal (Bot → Privileged Gateway Intents → "
+                "Message Content Intent) and restart the bot."
+            ),
+        )
+        return
+    assert interaction.channel_id is not None
+    channel = channel_ref(interaction.channel_id)
+    if enabled is not None:
+        await deps.profiles.set_mirroring(channel, enabled, user_ref(interaction.user))
+    switches = await deps.profiles.chat(channel)
+    server = await deps.profiles.chat(server_ref(interaction.guild_id))  # type: ignore[arg-type]
+    lines = [
+        _("Mirroring is on: every attachment and image or video link posted here is uploaded.")
+        if switches.mirroring
+        else _("Mirroring is off."),
+        _("Server key: set (used for members without their own key).")
+        if server.has_key
+        else _("Server key: none (members need their own key; /key server sets one)."),
+    ]
+    await interaction.response.send_message("\n".join(lines), ephemeral=True)
+
+
+@app_commands.command(name="history", description=locale_str("Your last 10 uploads"))
+async def history(interaction: discord.Interaction) -> None:
+    deps = deps_of(interaction)
+    _ = await translator_for(deps, interaction.user, interaction.locale)
+    views = await deps.service.history(user_ref(interaction.user), HISTORY_SIZE)
+    if not views:
+        await interaction.response.send_message(_("You have no uploads yet."), ephemeral=True)
+        return
+    await interaction.response.send_message(
+        embeds=[upload_embed(view, _) for view in views],
+        view=upload_buttons(views, _),
+        ephemeral=True,
+    )
+
+
+async def _check_key(deps: Deps, interaction: discord.Interaction) -> None:
+    """Raise MissingKey now, while the answer can still be ephemeral."""
+    await deps.service.keys.resolve(user_ref(interaction.user), server_ref(interaction.guild_id))
+
+
+async def _refuse(interaction: discord.Interaction, text: str) -> None:
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+COMMANDS: tuple[
+    app_commands.Command[Any, Any, Any] | app_commands.ContextMenu | app_commands.Group, ...
+] = (
+    upload,
+    upload_message,
+    key,
+    mirror,
+    history,
+)

@@ -1,0 +1,51 @@
+"""What every command and component needs, built once in ``app.py``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import discord
+
+from bots.discord.files import DiscordFiles
+from core.i18n import Translator, language_of, translator
+from core.links import LinkFetcher
+from core.messages import Hints
+from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
+from core.service.profiles import Profiles
+from core.service.uploads import UploadService
+
+
+@dataclass(slots=True)
+class Deps:
+    service: UploadService
+    profiles: Profiles
+    files: DiscordFiles
+    links: LinkFetcher
+    hints: Hints
+    message_content: bool = True
+    """Whether the gateway granted the message content intent (mirroring needs it)."""
+
+
+def user_ref(user: discord.abc.User) -> UserRef:
+    return UserRef(Platform.DISCORD, UserId(str(user.id)))
+
+
+def server_ref(guild_id: int | None) -> ChatRef | None:
+    """Uploads and the shared key belong to the server; mirroring is per channel."""
+    return ChatRef(Platform.DISCORD, ChatId(str(guild_id))) if guild_id else None
+
+
+def channel_ref(channel_id: int) -> ChatRef:
+    return ChatRef(Platform.DISCORD, ChatId(f"channel:{channel_id}"))
+
+
+async def language_for(deps: Deps, user: discord.abc.User, locale: discord.Locale | None) -> str:
+    """The user's chosen language if they set one, else their Discord client's."""
+    prefs = await deps.profiles.preferences(user_ref(user))
+    return language_of(prefs.language or (locale.value if locale else None))
+
+
+async def translator_for(
+    deps: Deps, user: discord.abc.User, locale: discord.Locale | None
+) -> Translator:
+    return translator(await language_for(deps, user, locale))

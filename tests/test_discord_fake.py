@@ -521,6 +521,17 @@ async def test_has_permissions_uses_the_computed_member_permissions(
     assert int(allowed["app_permissions"]) == fake.permissions(GUILD_ID, CHANNEL_ID, BOT_ID)
 
 
+async def test_guild_commands_take_precedence(fake: DiscordFake, bot: FakeBot) -> None:
+    target = discord.Object(GUILD_ID)
+    bot.tree.copy_global_to(guild=target)
+    synced = await bot.tree.sync(guild=target)
+    assert {c["name"] for c in fake.commands(GUILD_ID)} == {c.name for c in synced}
+    interaction = await fake.slash_command(guild(fake), channel(fake), fake.users[MOD_ID], "mirror")
+    assert interaction["data"]["guild_id"] == str(GUILD_ID)
+    assert interaction["data"]["id"] == str(next(c.id for c in synced if c.name == "mirror"))
+    assert (await fake.wait_for_response(interaction)).data["content"] == "Mirroring on."
+
+
 async def test_slash_command_checks_its_options_against_the_synced_command(
     fake: DiscordFake, bot: FakeBot
 ) -> None:

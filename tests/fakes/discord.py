@@ -412,6 +412,14 @@ def form_error(path: Iterable[str | int], code: str, message: str) -> ApiError:
     return ApiError(400, 50035, errors=errors)
 
 
+def too_long(path: Iterable[str | int], limit: int) -> ApiError:
+    return form_error(path, "BASE_TYPE_MAX_LENGTH", f"Must be {limit} or fewer in length.")
+
+
+def bad_length(path: Iterable[str | int], low: int, high: int) -> ApiError:
+    return form_error(path, "BASE_TYPE_BAD_LENGTH", f"Must be between {low} and {high} in length.")
+
+
 @dataclass(frozen=True)
 class UploadedFile:
     """A file part of a multipart request, spooled to ``path`` (kept until stop)."""
@@ -473,6 +481,7 @@ class _Interaction:
     payload: JSON
     created: float
     callback: Callback | None = None
+    acknowledged: bool = False  # set before the callback's work, against double answers
     original: tuple[int, int] | None = None  # (channel id, message id)
     loading: bool = False
     followups: list[int] = field(default_factory=list)
@@ -809,7 +818,7 @@ class DiscordFake(LocalServer):
             user["bot"] = True
         self.users[id] = user
         self._locales[id] = locale
-        return user
+        return copy.deepcopy(user)
 
     def guild(
         self,
@@ -836,7 +845,7 @@ class DiscordFake(LocalServer):
         self.role(id, id, "@everyone", everyone_permissions)
         self._join(id, self.bot_user)
         self.member(id, self.bot_user, permissions=bot_permissions)
-        return guild
+        return copy.deepcopy(guild)
 
     def role(self, guild_id: int, id: int, name: str, permissions: int = 0) -> JSON:
         roles = self._guild_roles(guild_id)
@@ -855,7 +864,7 @@ class DiscordFake(LocalServer):
             "flags": 0,
         }
         roles[id] = role
-        return role
+        return copy.deepcopy(role)
 
     def channel(
         self, guild_id: int, id: int, name: str, *, overwrites: Iterable[JSON] = ()
@@ -886,7 +895,7 @@ class DiscordFake(LocalServer):
         }
         self._channels[id] = channel
         self._messages.setdefault(id, {})
-        return channel
+        return copy.deepcopy(channel)
 
     def dm_channel(self, user: JSON) -> JSON:
         """The DM channel between the bot and ``user`` (made on first use)."""
@@ -894,7 +903,7 @@ class DiscordFake(LocalServer):
         self.users.setdefault(user_id, user)
         existing = self._dm_by_user.get(user_id)
         if existing is not None:
-            return self._channels[existing]
+            return copy.deepcopy(self._channels[existing])
         channel: JSON = {
             "id": _sid(self._snowflake()),
             "type": 1,
@@ -905,7 +914,7 @@ class DiscordFake(LocalServer):
         self._channels[int(channel["id"])] = channel
         self._messages.setdefault(int(channel["id"]), {})
         self._dm_by_user[user_id] = int(channel["id"])
-        return channel
+        return copy.deepcopy(channel)
 
     def member(
         self,
@@ -929,7 +938,9 @@ class DiscordFake(LocalServer):
             if personal is None:
                 personal = self._snowflake()
                 self._personal_roles[(guild_id, user_id)] = personal
-                name = "picloud-test" if user_id == self.bot_id else f"{user['username']} role"
+                name = f"{user['username']} role"
+                if user_id == self.bot_id:
+                    name = str(self.bot_user["username"])
                 self.role(guild_id, personal, name)
                 if user_id == self.bot_id:
                     guild_roles[personal]["managed"] = True
@@ -2178,7 +2189,7 @@ class DiscordFake(LocalServer):
         if not isinstance(given, list):
             raise form_error([], "LIST_TYPE_CONVERT", "Must be a list.")
         if len(given) > 110:
-            raise form_error([], "BASE_TYPE_MAX_LENGTH", "Must be 110 or fewer in length.")
+            raise too_long([], 110)
         old = {(c["name"], int(c.get("type", 1))): c for c in self._commands.get(scope, [])}
         commands: list[JSON] = []
         seen: set[tuple[str, int]] = set()
@@ -2246,9 +2257,7 @@ class DiscordFake(LocalServer):
         name = command.get("name")
         kind = int(command.get("type", CHAT_INPUT))
         if not isinstance(name, str) or not 1 <= len(name) <= 32:
-            raise form_error(
-                [*path, "name"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 32 in length."
-            )
+            raise bad_length([*path, "name"], 1, 32)
         if kind == CHAT_INPUT:
             if name != name.lower() or not _CHAT_COMMAND_NAME.match(name):
                 raise form_error(
@@ -2256,11 +2265,7 @@ class DiscordFake(LocalServer):
                 )
             description = command.get("description", "")
             if not isinstance(description, str) or not 1 <= len(description) <= 100:
-                raise form_error(
-                    [*path, "description"],
-                    "BASE_TYPE_BAD_LENGTH",
-                    "Must be between 1 and 100 in length.",
-                )
+                raise bad_length([*path, "description"], 1, 100)
             self._check_options(command.get("options") or [], [*path, "options"])
         elif command.get("description") not in (None, ""):
             raise form_error(
@@ -2271,7 +2276,7 @@ class DiscordFake(LocalServer):
 
     def _check_options(self, options: list[JSON], path: list[str | int]) -> None:
         if len(options) > 25:
-            raise form_error(path, "BASE_TYPE_MAX_LENGTH", "Must be 25 or fewer in length.")
+            raise too_long(path, 25)
         optional_seen = False
         for index, option in enumerate(options):
             name = option.get("name", "")
@@ -2323,10 +2328,18 @@ class DiscordFake(LocalServer):
         state = self._interactions.get(int(request.match["interaction"]))
         if state is None or state.payload["token"] != request.match["token"]:
             raise ApiError(404, 10062)
-        if state.callback is not None:
+        if state.acknowledged:
             raise ApiError(400, 40060)
         if self.clock() - state.created > self.interaction_response_timeout:
             raise ApiError(404, 10062)
+        state.acknowledged = True
+        try:
+            return await self._acknowledge(state, request)
+        except Exception:
+            state.acknowledged = False  # a refused answer does not count
+            raise
+
+    async def _acknowledge(self, state: _Interaction, request: _Request) -> Any:
         body = request.body
         kind = body.get("type")
         data = body.get("data") or {}
@@ -2403,21 +2416,13 @@ class DiscordFake(LocalServer):
     def _check_modal(data: JSON) -> None:
         custom_id = data.get("custom_id")
         if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= 100:
-            raise form_error(
-                ["data", "custom_id"],
-                "BASE_TYPE_BAD_LENGTH",
-                "Must be between 1 and 100 in length.",
-            )
+            raise bad_length(["data", "custom_id"], 1, 100)
         title = data.get("title")
         if not isinstance(title, str) or not 1 <= len(title) <= 45:
-            raise form_error(
-                ["data", "title"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 45 in length."
-            )
+            raise bad_length(["data", "title"], 1, 45)
         components = data.get("components")
         if not isinstance(components, list) or not 1 <= len(components) <= 5:
-            raise form_error(
-                ["data", "components"], "BASE_TYPE_BAD_LENGTH", "Must be between 1 and 5 in length."
-            )
+            raise bad_length(["data", "components"], 1, 5)
 
     def _interaction_message(self, state: _Interaction, channel: JSON, fields: JSON) -> JSON:
         payload = state.payload
@@ -2666,9 +2671,7 @@ class DiscordFake(LocalServer):
         if "content" in body:
             content = "" if body["content"] is None else str(body["content"])
             if len(content) > 2000:
-                raise form_error(
-                    ["content"], "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length."
-                )
+                raise too_long(["content"], 2000)
             fields["content"] = content
         if "embeds" in body or "embed" in body:
             embeds = body.get("embeds")
@@ -2718,7 +2721,7 @@ class DiscordFake(LocalServer):
     @staticmethod
     def _check_embeds(embeds: list[JSON]) -> None:
         if len(embeds) > 10:
-            raise form_error(["embeds"], "BASE_TYPE_MAX_LENGTH", "Must be 10 or fewer in length.")
+            raise too_long(["embeds"], 10)
         limits = {"title": 256, "description": 4096}
         total = 0
         for index, embed in enumerate(embeds):
@@ -2726,18 +2729,10 @@ class DiscordFake(LocalServer):
                 text = str(embed.get(key) or "")
                 total += len(text)
                 if len(text) > limit:
-                    raise form_error(
-                        ["embeds", index, key],
-                        "BASE_TYPE_MAX_LENGTH",
-                        f"Must be {limit} or fewer in length.",
-                    )
+                    raise too_long(["embeds", index, key], limit)
             fields = embed.get("fields") or []
             if len(fields) > 25:
-                raise form_error(
-                    ["embeds", index, "fields"],
-                    "BASE_TYPE_MAX_LENGTH",
-                    "Must be 25 or fewer in length.",
-                )
+                raise too_long(["embeds", index, "fields"], 25)
             for number, item in enumerate(fields):
                 for key, limit in (("name", 256), ("value", 1024)):
                     text = str(item.get(key) or "")
@@ -2749,20 +2744,12 @@ class DiscordFake(LocalServer):
                             "This field is required",
                         )
                     if len(text) > limit:
-                        raise form_error(
-                            ["embeds", index, "fields", number, key],
-                            "BASE_TYPE_MAX_LENGTH",
-                            f"Must be {limit} or fewer in length.",
-                        )
+                        raise too_long(["embeds", index, "fields", number, key], limit)
             for key, inner, limit in (("footer", "text", 2048), ("author", "name", 256)):
                 text = str((embed.get(key) or {}).get(inner) or "")
                 total += len(text)
                 if len(text) > limit:
-                    raise form_error(
-                        ["embeds", index, key, inner],
-                        "BASE_TYPE_MAX_LENGTH",
-                        f"Must be {limit} or fewer in length.",
-                    )
+                    raise too_long(["embeds", index, key, inner], limit)
         if total > 6000:
             raise form_error(
                 ["embeds"], "MAX_EMBED_SIZE_EXCEEDED", "Embed size exceeds maximum size of 6000"
@@ -2787,9 +2774,7 @@ class DiscordFake(LocalServer):
         if components_v2:
             return
         if len(components) > 5:
-            raise form_error(
-                ["components"], "BASE_TYPE_MAX_LENGTH", "Must be 5 or fewer in length."
-            )
+            raise too_long(["components"], 5)
         custom_ids: set[str] = set()
         for row_index, row in enumerate(components):
             if row.get("type") != ACTION_ROW:
@@ -2800,11 +2785,7 @@ class DiscordFake(LocalServer):
                 )
             children = row.get("components") or []
             if not 1 <= len(children) <= 5:
-                raise form_error(
-                    ["components", row_index, "components"],
-                    "BASE_TYPE_BAD_LENGTH",
-                    "Must be between 1 and 5 in length.",
-                )
+                raise bad_length(["components", row_index, "components"], 1, 5)
             for index, child in enumerate(children):
                 path: list[str | int] = ["components", row_index, "components", index]
                 custom_id = child.get("custom_id")
@@ -2821,18 +2802,10 @@ class DiscordFake(LocalServer):
                             path, "BUTTON_COMPONENT_CUSTOM_ID_REQUIRED", "A custom id is required"
                         )
                     if len(str(child.get("label") or "")) > 80:
-                        raise form_error(
-                            [*path, "label"],
-                            "BASE_TYPE_MAX_LENGTH",
-                            "Must be 80 or fewer in length.",
-                        )
+                        raise too_long([*path, "label"], 80)
                 if custom_id is not None:
                     if not 1 <= len(str(custom_id)) <= 100:
-                        raise form_error(
-                            [*path, "custom_id"],
-                            "BASE_TYPE_BAD_LENGTH",
-                            "Must be between 1 and 100 in length.",
-                        )
+                        raise bad_length([*path, "custom_id"], 1, 100)
                     if custom_id in custom_ids:
                         raise form_error(
                             [*path, "custom_id"],

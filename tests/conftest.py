@@ -17,3 +17,28 @@ async def chevereto() -> AsyncIterator[CheveretoEmulator]:
     """A started Chevereto emulator with the default user key, stopped afterwards."""
     async with CheveretoEmulator() as emulator:
         yield emulator
+
+
+@pytest.fixture
+async def link_site() -> AsyncIterator[str]:
+    """A web server on 127.0.0.1 with a picture (/cat.png) and a page (/page)."""
+    from aiohttp import web
+
+    from tests.fakes.media import png_bytes
+
+    async def picture(_request: web.Request) -> web.Response:
+        return web.Response(body=png_bytes(seed=20), content_type="image/png")
+
+    async def page(_request: web.Request) -> web.Response:
+        return web.Response(text="<html><body>hi</body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/cat.png", picture)
+    app.router.add_get("/page", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()

@@ -107,9 +107,10 @@ def open_bot(discord_fake: DiscordFake, picloud: CheveretoEmulator, tmp_path: Pa
             **overrides,
         }
         settings = make_settings(tmp_path / "data", **values)
-        async with open_core(settings, retry=FAST_RETRY) as core, discord_bot(
-            settings, core
-        ) as client:
+        async with (
+            open_core(settings, retry=FAST_RETRY) as core,
+            discord_bot(settings, core) as client,
+        ):
             yield Bot(fake, picloud, core, client, guild, channel, alice, bob, mod)
 
     return opener

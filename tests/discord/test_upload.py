@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from tests.discord.conftest import Bot, custom_ids
-from tests.fakes.media import png_bytes
+from tests.discord.conftest import Bot, OpenBot, custom_ids, person
+from tests.fakes.chevereto import USER_KEY, Fault
+from tests.fakes.media import big_png_file, png_bytes
 
 
 async def test_upload_an_attachment(keyed_bot: Bot) -> None:
@@ -13,7 +15,10 @@ async def test_upload_an_attachment(keyed_bot: Bot) -> None:
     data = png_bytes(seed=1)
     attachment = bot.fake.add_attachment(data, "cat.png", "image/png")
     interaction = await bot.use(
-        bot.alice, "upload", {"title": "A cat", "tags": "cats, cute"}, attachments={"attachment": attachment}
+        bot.alice,
+        "upload",
+        {"title": "A cat", "tags": "cats, cute"},
+        attachments={"attachment": attachment},
     )
 
     deferred = await bot.fake.wait_for_response(interaction)
@@ -31,3 +36,147 @@ async def test_upload_an_attachment(keyed_bot: Bot) -> None:
     assert any(i.startswith("picloud:del:") for i in ids)
     assert any(i.startswith("picloud:codes:") for i in ids)
     assert "/delete/" not in bot.everything_sent()
+
+
+async def test_upload_a_link(keyed_bot: Bot, link_site: str) -> None:
+    bot = keyed_bot
+    interaction = await bot.use(bot.alice, "upload", {"url": f"{link_site}/cat.png"})
+
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+
+    (upload,) = bot.host.uploads.values()
+    assert answer["embeds"][0]["url"] == upload.image["url_viewer"]
+
+
+async def test_no_option_is_refused_ephemerally(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    interaction = await bot.use(bot.alice, "upload", {"title": "nothing"})
+
+    response = await bot.fake.wait_for_response(interaction)
+
+    assert response.type == 4
+    assert response.ephemeral
+    assert "attachment" in response.data["content"]
+    assert bot.host.requests == []
+
+
+async def test_both_options_broken_are_both_reported(keyed_bot: Bot, link_site: str) -> None:
+    bot = keyed_bot
+    text = bot.fake.add_attachment(b"just some words", "notes.txt", "text/plain")
+    interaction = await bot.use(
+        bot.alice, "upload", {"url": f"{link_site}/gone"}, attachments={"attachment": text}
+    )
+
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+
+    titles = [embed["title"] for embed in answer["embeds"]]
+    assert titles == ["notes.txt", f"{link_site}/gone"]
+    assert "not an image or video" in answer["embeds"][0]["description"]
+    assert answer.get("components", []) == []
+    assert bot.host.uploads == {}
+
+
+async def test_link_to_a_private_address_is_refused(open_bot: OpenBot, link_site: str) -> None:
+    async with open_bot(allow_private_urls=False) as bot:
+        await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+        interaction = await bot.use(bot.alice, "upload", {"url": f"{link_site}/cat.png"})
+        (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    assert answer["embeds"][0]["title"] == f"{link_site}/cat.png"
+    assert bot.host.requests == []
+
+
+async def test_file_over_the_limit_is_refused_before_download(
+    open_bot: OpenBot, tmp_path: Path
+) -> None:
+    async with open_bot(max_upload_mb=1) as bot:
+        await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+        big = big_png_file(tmp_path / "big.png", 3 * 1024 * 1024, seed=2)
+        attachment = bot.fake.add_attachment(big, "big.png", "image/png")
+        interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+        (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    assert "1 MB" in answer["embeds"][0]["description"]
+    assert bot.host.requests == []
+
+
+async def test_without_a_key_the_answer_is_ephemeral_and_says_how(bot: Bot) -> None:
+    attachment = bot.fake.add_attachment(png_bytes(seed=3), "cat.png", "image/png")
+    interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+
+    response = await bot.fake.wait_for_response(interaction)
+
+    assert response.ephemeral
+    assert "/key set" in response.data["content"]
+    assert "/settings/api" in response.data["content"]
+
+
+async def test_invalid_expiry_is_refused(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    attachment = bot.fake.add_attachment(png_bytes(seed=4), "cat.png", "image/png")
+    interaction = await bot.use(
+        bot.alice, "upload", {"expiry": "soon"}, attachments={"attachment": attachment}
+    )
+    response = await bot.fake.wait_for_response(interaction)
+    assert response.ephemeral
+    assert "'soon' is not a duration" in response.data["content"]
+
+
+async def test_expiry_and_spoiler_reach_the_host(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    attachment = bot.fake.add_attachment(png_bytes(seed=5), "cat.png", "image/png", spoiler=True)
+    interaction = await bot.use(
+        bot.alice, "upload", {"expiry": "1d"}, attachments={"attachment": attachment}
+    )
+    await bot.fake.wait_for_followups(interaction, timeout=10)
+    (upload,) = bot.host.uploads.values()
+    assert (upload.fields["expiration"], upload.fields["nsfw"]) == ("P1D", "1")
+
+
+async def test_message_command_uploads_every_attachment_and_link(
+    keyed_bot: Bot, link_site: str
+) -> None:
+    bot = keyed_bot
+    files = [
+        bot.fake.add_attachment(png_bytes(seed=6), "one.png", "image/png"),
+        bot.fake.add_attachment(png_bytes(seed=7), "two.png", "image/png", spoiler=True),
+    ]
+    posted = await bot.fake.post_message(
+        bot.guild, bot.channel, bot.bob, f"look {link_site}/cat.png", attachments=files
+    )
+
+    interaction = await bot.fake.message_command(
+        bot.guild, bot.channel, bot.alice, "Upload to picloud", posted
+    )
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+
+    assert len(answer["embeds"]) == 3
+    assert len(bot.host.uploads) == 3
+    assert {u.fields.get("nsfw") for u in bot.host.uploads.values()} == {"1"}
+    assert sum(1 for i in custom_ids(answer) if i.startswith("picloud:del:")) == 3
+
+
+async def test_host_down_is_reported(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    bot.host.fail_next(Fault.MAINTENANCE_503, times=2)
+    attachment = bot.fake.add_attachment(png_bytes(seed=8), "cat.png", "image/png")
+    interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    assert "not answering" in answer["embeds"][0]["description"]
+
+
+async def test_rate_limited_follow_up_is_retried(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    bot.fake.fail_next("POST", r"^/webhooks/", status=429, retry_after=0.2)
+    attachment = bot.fake.add_attachment(png_bytes(seed=9), "cat.png", "image/png")
+    interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    assert answer["embeds"][0]["description"] == "Uploaded"
+
+
+async def test_russian_locale_reads_russian(bot: Bot) -> None:
+    await bot.core.service.keys.set_user_key(person(bot.bob), USER_KEY)
+    attachment = bot.fake.add_attachment(png_bytes(seed=10), "cat.png", "image/png")
+    interaction = await bot.use(
+        bot.bob, "upload", attachments={"attachment": attachment}, locale="ru"
+    )
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    assert answer["embeds"][0]["description"] == "Загружено"

@@ -46,9 +46,13 @@ Gateway
     this fake, ``application {id, flags}``) then one GUILD_CREATE per registered guild
     (roles, channels, every member, ``member_count`` so no chunking is needed). RESUME
     (op 6) replays the events after ``seq`` and sends RESUMED, or INVALID_SESSION
-    ``false`` when the session is unknown, was closed with 1000/1001, or ``resume_enabled``
-    is False. REQUEST_GUILD_MEMBERS (op 8) gets one GUILD_MEMBERS_CHUNK; PRESENCE_UPDATE
-    (op 3) is recorded. Anything else before IDENTIFY closes 4003, unknown ops 4001.
+    ``false`` when the session is unknown, was closed by the client with 1000/1001, or
+    ``resume_enabled`` is False (discord.py then waits 5 s in ``before_identify_hook``
+    before it IDENTIFYs again: override that hook in tests). Note that ``Client.close()``
+    under aiohttp 3.14 reaches the server as close code 4000, so its session stays
+    resumable, as it would on Discord. REQUEST_GUILD_MEMBERS (op 8) gets one
+    GUILD_MEMBERS_CHUNK; PRESENCE_UPDATE (op 3) is recorded. Anything else before
+    IDENTIFY closes 4003, unknown ops 4001.
     ``compress=zlib-stream``: one zlib stream per connection, every payload flushed with
     Z_SYNC_FLUSH (ends ``00 00 ff ff``), sent as binary frames; without it, or for
     ``zstd-stream`` (which discord.py asks for when zstandard is installed), text frames,
@@ -92,16 +96,28 @@ Registries (each returns what it registered, as Discord's JSON: snowflakes are s
           description=None) -> Attachment (a Path is streamed, never loaded whole)
     permissions(guild_id, channel_id, user_id) -> int, as Discord computes them.
 
-Injecting (coroutines: each sends a gateway event and returns what it injected)
+Injecting (coroutines: each sends a gateway event and returns what it injected; they
+raise RuntimeError while no client has ever identified, and ValueError for what a
+Discord client could not send)
     slash_command(guild, channel, user, name, options=None, *, subcommand=None,
-                  attachments=None, locale=None) -> Interaction
+                  attachments=None, locale=None) -> Interaction: the command must be
+                  synced (its id and, for a guild command, guild_id are filled in);
+                  ``options`` a list of option objects or a {name: value} mapping typed
+                  from the synced schema (users, channels, roles as dicts get resolved);
+                  required and unknown options are checked; ``subcommand`` may be
+                  "group sub"; ``locale`` defaults to the user's registered locale.
     message_command(guild, channel, user, name, target_message, *, locale=None)
-    press_component(guild, channel, user, message, custom_id, *, values=None)
-    submit_modal(guild, channel, user, custom_id, values)
+    press_component(guild, channel, user, message, custom_id, *, values=None): the
+                  component must be on the stored message now, enabled; select values
+                  must be offered and within min/max.
+    submit_modal(guild, channel, user, custom_id, values: {custom_id: str | [str]}): the
+                  bot must have opened that modal for that user (type 9 callback); the
+                  submission mirrors its action rows or labels; required inputs checked.
     post_message(guild, channel, user, content="", *, attachments=(), embeds=(),
-                 reply_to=None) -> Message (stored; MESSAGE_CREATE)
-    dispatch(event, data) -> the payload sent; close_gateway(code=4000),
-    request_reconnect(), guild_payload(guild_id) (a GUILD_CREATE body).
+                 reply_to=None) -> Message (stored; MESSAGE_CREATE; ``<@id>`` mentions)
+    dispatch(event, data) -> the payload sent; close_gateway(code=4000, message=""),
+    request_reconnect() (op 7), guild_payload(guild_id) (a GUILD_CREATE body: a guild
+    registered after the client connected needs ``dispatch("GUILD_CREATE", ...)``).
     ``guild`` may be None for DMs (then ``channel`` is a ``dm_channel``).
 
 Inspection
@@ -113,8 +129,12 @@ Inspection
     ``await wait_for_followups(interaction, count=1)``; ``await wait_for_message(channel,
     where=None)`` (a new bot message there); messages(channel_id) (everyone's, oldest
     first), bot_messages(channel_id), message(channel_id, message_id), deleted, commands(
-    guild_id=None), identifies, resumes, heartbeats, presences, connections (live
-    gateway connections), ``await wait_ready()``.
+    guild_id=None), identifies, resumes, heartbeats, presences, gateway_requests (each
+    connection's query), connections (live ones), ``await wait_ready()``.
+    Also: api_url, gateway_url, ws_url, env() (DISCORD_BOT_TOKEN / DISCORD_API_URL /
+    DISCORD_GATEWAY_URL for the bot), bot_user, users; module constants TOKEN, BOT_ID,
+    APPLICATION_ID, OWNER_ID, Perm and Intent (bit flags), DEFAULT_EVERYONE,
+    DEFAULT_BOT_PERMISSIONS, make_token(user_id, tag).
 
 Deliberate simplifications
     - No rate limits unless ``fail_next`` says so; successful answers carry generous

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from tests.fakes.chevereto import Fault
 from tests.fakes.media import big_png_file, gif_bytes, mp4_bytes, png_bytes, webm_bytes
@@ -147,28 +145,6 @@ async def test_album_is_answered_once_listing_every_item(keyed_bot: Bot) -> None
     statuses = [c for c in bot.fake.calls_to("sendMessage") if c.params["text"] == "Uploading…"]
     assert len(statuses) == 1
     assert sum(1 for data in button_data(answer) if data.startswith("del:")) == 3
-
-
-@pytest.fixture
-async def link_site() -> AsyncIterator[str]:
-    """A web server on 127.0.0.1 with a picture, a page and a missing file."""
-
-    async def picture(_request: web.Request) -> web.Response:
-        return web.Response(body=png_bytes(seed=20), content_type="image/png")
-
-    async def page(_request: web.Request) -> web.Response:
-        return web.Response(text="<html><body>hi</body></html>", content_type="text/html")
-
-    app = web.Application()
-    app.router.add_get("/cat.png", picture)
-    app.router.add_get("/page", page)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
 
 
 async def test_links_in_a_text_are_fetched_and_uploaded(keyed_bot: Bot, link_site: str) -> None:

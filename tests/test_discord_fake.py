@@ -701,6 +701,7 @@ async def test_attachment_streaming_of_a_25_mib_file(fake: DiscordFake, tmp_path
                 size += len(chunk)
         assert size == 25 * MIB
         assert digest.hexdigest() == hashlib.sha256(path.read_bytes()).hexdigest()
+        assert [(d.attachment_id, d.size) for d in fake.downloads] == [(attachment["id"], size)]
         # An unsigned CDN link is refused, as on Discord since 2024.
         unsigned = attachment["url"].split("?")[0]
         async with session.get(unsigned) as response:

@@ -128,7 +128,8 @@ Inspection
     interaction) and followups(interaction) (current messages, edits applied);
     ``await wait_for_followups(interaction, count=1)``; ``await wait_for_message(channel,
     where=None)`` (a new bot message there); messages(channel_id) (everyone's, oldest
-    first), bot_messages(channel_id), message(channel_id, message_id), deleted, commands(
+    first), bot_messages(channel_id), message(channel_id, message_id), deleted,
+    downloads (Download(attachment_id, filename, size, time) per CDN download), commands(
     guild_id=None), identifies, resumes, heartbeats, presences, gateway_requests (each
     connection's query), connections (live ones), ``await wait_ready()``.
     Also: api_url, gateway_url, ws_url, env() (DISCORD_BOT_TOKEN / DISCORD_API_URL /
@@ -490,6 +491,16 @@ class Callback:
         return bool(int(self.data.get("flags") or 0) & EPHEMERAL)
 
 
+@dataclass(frozen=True)
+class Download:
+    """One attachment served by the CDN route (``size`` is the whole file's)."""
+
+    attachment_id: str
+    filename: str
+    size: int
+    time: float
+
+
 @dataclass
 class _Attachment:
     json: JSON
@@ -744,6 +755,7 @@ class DiscordFake(LocalServer):
         # inspection
         self.calls: list[Call] = []
         self.deleted: list[tuple[int, int]] = []
+        self.downloads: list[Download] = []
         self._changed = asyncio.Event()
         self._routes = self._route_table()
         self._spool_dir: Path | None = None
@@ -2081,6 +2093,7 @@ class DiscordFake(LocalServer):
             return web.Response(status=404, text="This content is no longer available.")
         call.status = 200
         self._record(call)
+        self.downloads.append(Download(found.json["id"], filename, found.json["size"], call.time))
         headers = {"Content-Type": found.json.get("content_type", "application/octet-stream")}
         if isinstance(found.content, Path):
             return web.FileResponse(found.content, chunk_size=READ_CHUNK, headers=headers)
@@ -2994,6 +3007,7 @@ __all__ = [
     "Call",
     "Callback",
     "DiscordFake",
+    "Download",
     "Intent",
     "Perm",
     "UploadedFile",

@@ -1,0 +1,246 @@
+"""Delete and Codes, keys through modals, channel mirroring, history and restarts."""
+
+from __future__ import annotations
+
+from tests.discord.conftest import JSON, SERVER_KEY, Bot, OpenBot, custom_ids, person
+from tests.fakes.chevereto import USER_KEY
+from tests.fakes.media import png_bytes
+
+
+async def uploaded(bot: Bot, user: JSON, seed: int) -> JSON:
+    attachment = bot.fake.add_attachment(png_bytes(seed=seed), f"cat{seed}.png", "image/png")
+    interaction = await bot.use(
+        user, "upload", {"title": f"Cat {seed}"}, attachments={"attachment": attachment}
+    )
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    return answer
+
+
+def component(message: JSON, prefix: str) -> str:
+    (found,) = [i for i in custom_ids(message) if i.startswith(prefix)]
+    return found
+
+
+async def press(bot: Bot, user: JSON, message: JSON, custom_id: str) -> JSON:
+    interaction = await bot.fake.press_component(bot.guild, bot.channel, user, message, custom_id)
+    await bot.fake.wait_for_response(interaction)
+    return interaction
+
+
+async def test_delete_confirms_then_deletes_and_edits_the_embed(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice, 1)
+
+    asked = await press(bot, bot.alice, answer, component(answer, "picloud:del:"))
+    question = bot.fake.response(asked)
+    assert question is not None
+    assert question.ephemeral
+    assert not any(u.deleted for u in bot.host.uploads.values())
+    confirm = bot.fake.original_response(asked)
+    assert confirm is not None
+    yes = await press(bot, bot.alice, confirm, component(confirm, "picloud:delyes:"))
+
+    assert bot.fake.response(yes).type == 7  # type: ignore[union-attr]
+    assert [u.deleted for u in bot.host.uploads.values()] == [True]
+    await bot.fake.wait_for("PATCH", rf"/channels/{bot.channel['id']}/messages/{answer['id']}")
+    edited = bot.fake.message(int(bot.channel["id"]), answer["id"])
+    assert edited is not None
+    assert "Deleted" in edited["embeds"][0]["description"]
+    assert edited.get("components", []) == []
+    assert "/delete/" not in bot.everything_sent()
+
+
+async def test_delete_pressed_twice_deletes_once(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice, 2)
+    asked = await press(bot, bot.alice, answer, component(answer, "picloud:del:"))
+    confirm = bot.fake.original_response(asked)
+    assert confirm is not None
+    yes_id = component(confirm, "picloud:delyes:")
+    await press(bot, bot.alice, confirm, yes_id)
+    again = await bot.fake.press_component(
+        bot.guild, bot.channel, bot.alice, answer, component(answer, "picloud:del:")
+    )
+
+    refusal = await bot.fake.wait_for_response(again)
+    assert refusal.ephemeral
+    assert "already deleted" in refusal.data["content"]
+    assert len([r for r in bot.host.requests if "/delete/" in r.path]) == 1
+
+
+async def test_others_get_an_ephemeral_refusal_moderators_may_delete(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice, 3)
+    delete_id = component(answer, "picloud:del:")
+
+    refused = await press(bot, bot.bob, answer, delete_id)
+    refusal = bot.fake.response(refused)
+    assert refusal is not None
+    assert refusal.ephemeral
+    assert "не ваша" in refusal.data["content"]
+
+    asked = await press(bot, bot.mod, answer, delete_id)
+    confirm = bot.fake.original_response(asked)
+    assert confirm is not None
+    await press(bot, bot.mod, confirm, component(confirm, "picloud:delyes:"))
+    assert [u.deleted for u in bot.host.uploads.values()] == [True]
+
+
+async def test_forged_component_id_is_refused(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice, 4)
+    # A forged id on a real message: edited in the fake's own store, as a client could send.
+    stored = bot.fake._messages[int(bot.channel["id"])][int(answer["id"])]
+    for row in stored["components"]:
+        for item in row["components"]:
+            if str(item.get("custom_id", "")).startswith("picloud:del:"):
+                item["custom_id"] = "picloud:del:madeUpId1234"
+
+    pressed = await press(bot, bot.alice, stored, "picloud:del:madeUpId1234")
+
+    refusal = bot.fake.response(pressed)
+    assert refusal is not None
+    assert refusal.ephemeral
+    assert "no longer known" in refusal.data["content"]
+
+
+async def test_codes_are_ephemeral(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice, 5)
+    pressed = await press(bot, bot.bob, answer, component(answer, "picloud:codes:"))
+    response = bot.fake.response(pressed)
+    assert response is not None
+    assert response.ephemeral
+    fields = {field["name"]: field["value"] for field in response.data["embeds"][0]["fields"]}
+    assert set(fields) == {"Markdown", "BBCode", "HTML"}
+    (upload,) = bot.host.uploads.values()
+    assert upload.image["url_viewer"] in fields["BBCode"]
+
+
+async def test_delete_button_still_works_after_a_restart(open_bot: OpenBot) -> None:
+    async with open_bot() as bot:
+        await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+        answer = await uploaded(bot, bot.alice, 6)
+    async with open_bot() as again:
+        asked = await press(again, again.alice, answer, component(answer, "picloud:del:"))
+        confirm = again.fake.original_response(asked)
+        assert confirm is not None
+        await press(again, again.alice, confirm, component(confirm, "picloud:delyes:"))
+        assert [u.deleted for u in again.host.uploads.values()] == [True]
+
+
+async def test_key_set_through_a_modal_show_and_remove(bot: Bot) -> None:
+    opened = await bot.use(bot.alice, "key", subcommand="set")
+    modal = await bot.fake.wait_for_response(opened)
+    assert modal.type == 9
+    (field,) = [c for row in modal.data["components"] for c in row["components"]]
+
+    submitted = await bot.fake.submit_modal(
+        bot.guild,
+        bot.channel,
+        bot.alice,
+        modal.data["custom_id"],
+        {field["custom_id"]: f" {USER_KEY} "},
+    )
+    saved = await bot.fake.wait_for_response(submitted)
+    assert saved.ephemeral
+    assert saved.data["content"] == "Key saved: chv_1_…AAAA"
+
+    shown = await bot.fake.wait_for_response(await bot.use(bot.alice, "key", subcommand="show"))
+    assert shown.ephemeral
+    assert "chv_1_…AAAA" in shown.data["content"]
+    removed = await bot.fake.wait_for_response(await bot.use(bot.alice, "key", subcommand="remove"))
+    assert "removed" in removed.data["content"]
+    assert await bot.core.service.keys.show_user_key(person(bot.alice)) is None
+    assert USER_KEY not in bot.everything_sent()
+
+
+async def test_modal_with_a_malformed_or_empty_key(bot: Bot) -> None:
+    for value in ("chv_1 broken key", "   "):
+        opened = await bot.use(bot.alice, "key", subcommand="set")
+        modal = await bot.fake.wait_for_response(opened)
+        (field,) = [c for row in modal.data["components"] for c in row["components"]]
+        submitted = await bot.fake.submit_modal(
+            bot.guild, bot.channel, bot.alice, modal.data["custom_id"], {field["custom_id"]: value}
+        )
+        answer = await bot.fake.wait_for_response(submitted)
+        assert answer.ephemeral
+        assert "not an API key" in answer.data["content"]
+    assert await bot.core.service.keys.show_user_key(person(bot.alice)) is None
+
+
+async def test_mirroring_needs_manage_channels(bot: Bot) -> None:
+    refused = await bot.fake.wait_for_response(
+        await bot.use(bot.alice, "mirror", subcommand="enable")
+    )
+    assert refused.ephemeral
+    assert "Manage Channels" in refused.data["content"]
+
+
+async def test_mirroring_uploads_attachments_with_the_server_key(bot: Bot) -> None:
+    enabled = await bot.fake.wait_for_response(
+        await bot.use(bot.mod, "mirror", subcommand="enable")
+    )
+    assert "Mirroring is on" in enabled.data["content"]
+    opened = await bot.use(bot.mod, "key", subcommand="server")
+    modal = await bot.fake.wait_for_response(opened)
+    (field,) = [c for row in modal.data["components"] for c in row["components"]]
+    await bot.fake.wait_for_response(
+        await bot.fake.submit_modal(
+            bot.guild,
+            bot.channel,
+            bot.mod,
+            modal.data["custom_id"],
+            {field["custom_id"]: SERVER_KEY},
+        )
+    )
+
+    photo = bot.fake.add_attachment(png_bytes(seed=7), "posted.png", "image/png")
+    posted = await bot.fake.post_message(
+        bot.guild, bot.channel, bot.alice, "hi", attachments=[photo]
+    )
+    reply = await bot.fake.wait_for_message(
+        bot.channel,
+        where=lambda m: (m.get("message_reference") or {}).get("message_id") == posted["id"],
+        timeout=10,
+    )
+
+    (upload,) = bot.host.uploads.values()
+    assert upload.key == SERVER_KEY
+    assert reply["embeds"][0]["url"] == upload.image["url_viewer"]
+
+
+async def test_mirroring_ignores_plain_text_and_page_links(bot: Bot, link_site: str) -> None:
+    await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+    await bot.fake.wait_for_response(await bot.use(bot.mod, "mirror", subcommand="enable"))
+    await bot.fake.post_message(bot.guild, bot.channel, bot.alice, f"read {link_site}/page")
+    status = await bot.fake.wait_for_response(await bot.use(bot.mod, "mirror", subcommand="status"))
+    assert "Mirroring is on" in status.data["content"]
+    assert bot.host.requests == []
+
+
+async def test_missing_message_content_intent_is_explained(open_bot: OpenBot) -> None:
+    async with open_bot() as probe:
+        probe.fake.privileged_intents_allowed = False
+    async with open_bot() as bot:
+        response = await bot.fake.wait_for_response(
+            await bot.use(bot.mod, "mirror", subcommand="enable")
+        )
+    assert "Message Content" in response.data["content"]
+    assert response.ephemeral
+
+
+async def test_history_lists_uploads_ephemerally(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    for seed in (8, 9):
+        await uploaded(bot, bot.alice, seed)
+    listing = await bot.fake.wait_for_response(await bot.use(bot.alice, "history"))
+    assert listing.ephemeral
+    assert [embed["title"] for embed in listing.data["embeds"]] == ["Cat 9", "Cat 8"]
+
+
+async def test_commands_carry_russian_localizations(bot: Bot) -> None:
+    commands = {command["name"]: command for command in bot.fake.commands()}
+    assert set(commands) >= {"upload", "key", "mirror", "history", "Upload to picloud"}
+    assert commands["upload"]["description_localizations"]["ru"]
+    assert commands["Upload to picloud"]["name_localizations"]["ru"] == "Загрузить в picloud"

@@ -95,6 +95,7 @@ async def test_file_over_the_limit_is_refused_before_download(
         interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
         (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
     assert "1 MB" in answer["embeds"][0]["description"]
+    assert bot.fake.downloads == []
     assert bot.host.requests == []
 
 

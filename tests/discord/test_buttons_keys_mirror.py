@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.discord.conftest import JSON, SERVER_KEY, Bot, OpenBot, custom_ids, person
-from tests.fakes.chevereto import USER_KEY
+from tests.fakes.chevereto import USER_KEY, Fault
 from tests.fakes.media import png_bytes
 
 
@@ -244,3 +246,27 @@ async def test_commands_carry_russian_localizations(bot: Bot) -> None:
     assert set(commands) >= {"upload", "key", "mirror", "history", "Upload to picloud"}
     assert commands["upload"]["description_localizations"]["ru"]
     assert commands["Upload to picloud"]["name_localizations"]["ru"] == "Загрузить в picloud"
+
+
+async def test_restart_finishes_a_cut_off_upload_and_answers_in_the_channel(
+    open_bot: OpenBot,
+) -> None:
+    async with open_bot() as bot:
+        await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+        bot.host.delay_s = 5
+        bot.host.fail_next(Fault.DROP)  # the first try's answer is lost...
+        bot.host.fail_next(Fault.DELAY)  # ...and the retry is still running at the crash
+        attachment = bot.fake.add_attachment(png_bytes(seed=11), "late.png", "image/png")
+        await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+        await bot.fake.wait_for("POST", r"^/interactions/")
+        await asyncio.sleep(0.5)
+    bot.host.faults.clear()
+    bot.host.uploads.clear()  # the host lost it too (as if its answer never came)
+
+    async with open_bot() as again:
+        answer = await again.fake.wait_for_message(
+            again.channel, where=lambda m: m["content"] == f"<@{again.alice['id']}>", timeout=10
+        )
+
+    (upload,) = again.host.uploads.values()
+    assert answer["embeds"][0]["url"] == upload.image["url_viewer"]

@@ -79,23 +79,11 @@ async def upload(
             expiration=parse_optional_expiry(expiry),
             nsfw=nsfw or bool(attachment and attachment.is_spoiler()),
         )
-        await deps.service.keys.resolve(
-            user_ref(interaction.user), server_ref(interaction.guild_id)
-        )
+        await _check_key(deps, interaction)
     except (InputError, KeyProblem) as error:
         await _refuse(interaction, describe_error(error, _, deps.hints))
         return
-    await interaction.response.defer(thinking=True)
-    answer = await upload_all(
-        deps,
-        items,
-        user=interaction.user,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        options=options,
-        language=language,
-    )
-    await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
+    await _upload_and_answer(interaction, deps, items, options, language)
 
 
 @upload.autocomplete("expiry")
@@ -118,24 +106,12 @@ async def upload_message(interaction: discord.Interaction, message: discord.Mess
         await _refuse(interaction, _("That message has no attachment or link to upload."))
         return
     try:
-        await deps.service.keys.resolve(
-            user_ref(interaction.user), server_ref(interaction.guild_id)
-        )
+        await _check_key(deps, interaction)
     except KeyProblem as error:
         await _refuse(interaction, describe_error(error, _, deps.hints))
         return
-    await interaction.response.defer(thinking=True)
     spoiler = any(attachment.is_spoiler() for attachment in message.attachments)
-    answer = await upload_all(
-        deps,
-        items,
-        user=interaction.user,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        options=UploadOptions(nsfw=spoiler),
-        language=language,
-    )
-    await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
+    await _upload_and_answer(interaction, deps, items, UploadOptions(nsfw=spoiler), language)
 
 
 key = app_commands.Group(name="key", description=locale_str("Your picloud API key"))
@@ -274,6 +250,27 @@ async def history(interaction: discord.Interaction) -> None:
         view=upload_buttons(views, _),
         ephemeral=True,
     )
+
+
+async def _upload_and_answer(
+    interaction: discord.Interaction,
+    deps: Deps,
+    items: list[Item],
+    options: UploadOptions,
+    language: str,
+) -> None:
+    """Defer at once (Discord allows three seconds), upload, answer in one follow-up."""
+    await interaction.response.defer(thinking=True)
+    answer = await upload_all(
+        deps,
+        items,
+        user=interaction.user,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        options=options,
+        language=language,
+    )
+    await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
 
 
 async def _check_key(deps: Deps, interaction: discord.Interaction) -> None:

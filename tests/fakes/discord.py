@@ -177,7 +177,6 @@ import itertools
 import json
 import math
 import mimetypes
-import os
 import re
 import secrets
 import shutil
@@ -187,12 +186,12 @@ import zlib
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import BodyPartReader, WSMsgType, web
 
 from tests.fakes.chevereto import SNIFF_BYTES, dimensions, sniff
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, Spool
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -670,21 +669,6 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(max(seconds, 0)):
             await event.wait()
-
-
-class _Spool:
-    def __init__(self, directory: Path) -> None:
-        handle, name = tempfile.mkstemp(prefix="upload-", dir=directory)
-        self.path = Path(name)
-        self._out: IO[bytes] = os.fdopen(handle, "wb")
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._out.write(chunk)
-        self.size += len(chunk)
-
-    def close(self) -> None:
-        self._out.close()
 
 
 # --- the fake --------------------------------------------------------------------------------
@@ -2048,7 +2032,7 @@ class DiscordFake(LocalServer):
             if part.filename is None:
                 await part.release()
                 continue
-            spool = _Spool(self._spool_dir)
+            spool = Spool(self._spool_dir)
             try:
                 while chunk := await part.read_chunk(READ_CHUNK):
                     total += len(chunk)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import tempfile
+from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
 from aiohttp import web
 
@@ -53,3 +56,20 @@ class LocalServer:
         if self._base_url is None:
             raise RuntimeError(f"the {type(self).__name__} is not started")
         return self._base_url
+
+
+class Spool:
+    """One upload a fake received, written to a file in its temporary directory."""
+
+    def __init__(self, directory: Path) -> None:
+        handle, name = tempfile.mkstemp(prefix="upload-", dir=directory)
+        self.path = Path(name)
+        self._out: IO[bytes] = os.fdopen(handle, "wb")
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self._out.write(chunk)
+        self.size += len(chunk)
+
+    def close(self) -> None:
+        self._out.close()

@@ -117,7 +117,6 @@ import contextlib
 import copy
 import itertools
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -125,14 +124,14 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import aiohttp
 from aiohttp import BodyPartReader, web
 
 from tests.fakes import media
 from tests.fakes.chevereto import SNIFF_BYTES, dimensions, sniff
-from tests.fakes.server import LocalServer
+from tests.fakes.server import LocalServer, Spool
 
 JSON = dict[str, Any]
 
@@ -710,25 +709,8 @@ def decode_json_value(name: str, value: Any) -> Any:
     return value
 
 
-class _Spool:
-    """One spooled upload: a file in the fake's temporary directory."""
-
-    def __init__(self, directory: Path) -> None:
-        handle, name = tempfile.mkstemp(prefix="upload-", dir=directory)
-        self.path = Path(name)
-        self._out: IO[bytes] = os.fdopen(handle, "wb")
-        self.size = 0
-
-    def write(self, chunk: bytes) -> None:
-        self._out.write(chunk)
-        self.size += len(chunk)
-
-    def close(self) -> None:
-        self._out.close()
-
-
 async def _spool_part(part: BodyPartReader, directory: Path, limit: int) -> UploadedFile:
-    spool = _Spool(directory)
+    spool = Spool(directory)
     try:
         while chunk := await part.read_chunk(READ_CHUNK):
             if spool.size + len(chunk) > limit:

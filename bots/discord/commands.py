@@ -39,7 +39,18 @@ def deps_of(interaction: discord.Interaction) -> Deps:
     return found
 
 
-@app_commands.command(name="upload", description=locale_str("Upload a file or a link to picloud"))
+@app_commands.command(
+    name=locale_str("upload"), description=locale_str("Upload a file or a link to picloud")
+)
+@app_commands.rename(
+    attachment=locale_str("attachment"),
+    url=locale_str("url"),
+    title=locale_str("title"),
+    description=locale_str("description"),
+    tags=locale_str("tags"),
+    expiry=locale_str("expiry"),
+    album=locale_str("album"),
+)
 @app_commands.describe(
     attachment=locale_str("The file to upload"),
     url=locale_str("A link to an image or video"),
@@ -114,7 +125,7 @@ async def upload_message(interaction: discord.Interaction, message: discord.Mess
     await _upload_and_answer(interaction, deps, items, UploadOptions(nsfw=spoiler), language)
 
 
-key = app_commands.Group(name="key", description=locale_str("Your picloud API key"))
+key = app_commands.Group(name=locale_str("key"), description=locale_str("Your picloud API key"))
 
 
 class KeyModal(discord.ui.Modal):
@@ -146,13 +157,15 @@ class KeyModal(discord.ui.Modal):
         await interaction.response.send_message(text, ephemeral=True)
 
 
-@key.command(name="set", description=locale_str("Store your picloud API key (opens a form)"))
+@key.command(
+    name=locale_str("set"), description=locale_str("Store your picloud API key (opens a form)")
+)
 async def key_set(interaction: discord.Interaction) -> None:
     _ = await translator_for(deps_of(interaction), interaction.user, interaction.locale)
     await interaction.response.send_modal(KeyModal(_))
 
 
-@key.command(name="remove", description=locale_str("Forget your API key"))
+@key.command(name=locale_str("remove"), description=locale_str("Forget your API key"))
 async def key_remove(interaction: discord.Interaction) -> None:
     deps = deps_of(interaction)
     _ = await translator_for(deps, interaction.user, interaction.locale)
@@ -161,7 +174,7 @@ async def key_remove(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(text, ephemeral=True)
 
 
-@key.command(name="show", description=locale_str("Show your API key, masked"))
+@key.command(name=locale_str("show"), description=locale_str("Show your API key, masked"))
 async def key_show(interaction: discord.Interaction) -> None:
     deps = deps_of(interaction)
     _ = await translator_for(deps, interaction.user, interaction.locale)
@@ -170,7 +183,9 @@ async def key_show(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(text, ephemeral=True)
 
 
-@key.command(name="server", description=locale_str("Set this server's key (Manage Server)"))
+@key.command(
+    name=locale_str("server"), description=locale_str("Set this server's key (Manage Server)")
+)
 @app_commands.guild_only()
 async def key_server(interaction: discord.Interaction) -> None:
     _ = await translator_for(deps_of(interaction), interaction.user, interaction.locale)
@@ -181,24 +196,24 @@ async def key_server(interaction: discord.Interaction) -> None:
 
 
 mirror = app_commands.Group(
-    name="mirror",
+    name=locale_str("mirror"),
     description=locale_str("Upload every attachment posted in this channel"),
     guild_only=True,
     default_permissions=discord.Permissions(manage_channels=True),
 )
 
 
-@mirror.command(name="enable", description=locale_str("Start mirroring this channel"))
+@mirror.command(name=locale_str("enable"), description=locale_str("Start mirroring this channel"))
 async def mirror_enable(interaction: discord.Interaction) -> None:
     await _set_mirroring(interaction, True)
 
 
-@mirror.command(name="disable", description=locale_str("Stop mirroring this channel"))
+@mirror.command(name=locale_str("disable"), description=locale_str("Stop mirroring this channel"))
 async def mirror_disable(interaction: discord.Interaction) -> None:
     await _set_mirroring(interaction, False)
 
 
-@mirror.command(name="status", description=locale_str("Is this channel mirrored?"))
+@mirror.command(name=locale_str("status"), description=locale_str("Is this channel mirrored?"))
 async def mirror_status(interaction: discord.Interaction) -> None:
     await _set_mirroring(interaction, None)
 
@@ -237,7 +252,7 @@ async def _set_mirroring(interaction: discord.Interaction, enabled: bool | None)
     await interaction.response.send_message("\n".join(lines), ephemeral=True)
 
 
-@app_commands.command(name="history", description=locale_str("Your last 10 uploads"))
+@app_commands.command(name=locale_str("history"), description=locale_str("Your last 10 uploads"))
 async def history(interaction: discord.Interaction) -> None:
     deps = deps_of(interaction)
     _ = await translator_for(deps, interaction.user, interaction.locale)

@@ -246,6 +246,9 @@ async def test_commands_carry_russian_localizations(bot: Bot) -> None:
     assert set(commands) >= {"upload", "key", "mirror", "history", "Upload to picloud"}
     assert commands["upload"]["description_localizations"]["ru"]
     assert commands["Upload to picloud"]["name_localizations"]["ru"] == "Загрузить в picloud"
+    assert commands["upload"]["name_localizations"]["ru"] == "загрузить"
+    options = {option["name"]: option for option in commands["upload"]["options"]}
+    assert options["attachment"]["name_localizations"]["ru"] == "вложение"
 
 
 async def test_restart_finishes_a_cut_off_upload_and_answers_in_the_channel(

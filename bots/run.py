@@ -4,6 +4,7 @@ until SIGINT or SIGTERM. Work in flight stays recorded and resumes at next start
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -26,6 +27,23 @@ async def run_bots(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
+    serving = asyncio.create_task(_serve(settings))
+    stopped = asyncio.create_task(_stop_signal())
+    await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if serving.done():
+        stopped.cancel()
+        serving.result()  # a start-up failure (ConfigurationError...) ends here, loudly
+        return EXIT_OK
+    # Stopped, maybe mid-start: leaving the contexts closes bots and core cleanly, and
+    # uploads in flight stay recorded for the next start.
+    log.info("stopping: uploads in flight resume at the next start")
+    serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+    return EXIT_OK
+
+
+async def _serve(settings: Settings) -> None:
     async with open_core(settings) as core, AsyncExitStack() as bots:
         if settings.telegram_bot_token is not None:
             from bots.telegram.app import telegram_bot
@@ -35,14 +53,12 @@ async def run_bots(settings: Settings) -> int:
             from bots.discord.app import discord_bot
 
             await bots.enter_async_context(discord_bot(settings, core))
-        await _until_stopped()
-    return EXIT_OK
+        await asyncio.Event().wait()  # until cancelled
 
 
-async def _until_stopped() -> None:
+async def _stop_signal() -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
-    log.info("stopping: uploads in flight resume at the next start")

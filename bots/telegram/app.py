@@ -91,7 +91,6 @@ def build_application(settings: Settings, core: Core) -> Application:  # type: i
         admins=AdminCache(),
         albums=AlbumCollector(),
         hints=Hints(set_key="/setkey KEY", settings_url=api_key_page(settings.api_url)),
-        max_upload_bytes=settings.max_upload_bytes,
     )
     register_handlers(application)
     return application

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from telegram import Update, User
 from telegram.ext import ContextTypes
@@ -29,9 +29,7 @@ class Deps:
     admins: AdminCache
     albums: AlbumCollector
     hints: Hints
-    max_upload_bytes: int
     bot_username: str = ""
-    languages: dict[int, str] = field(default_factory=dict)
 
 
 def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:

@@ -71,8 +71,5 @@ class KeyRing:
         await self._repo.set_chat_key(chat, key.get_secret_value(), set_by)
         return mask_api_key(key)
 
-    async def remove_chat_key(self, chat: ChatRef, removed_by: UserRef) -> None:
-        await self._repo.set_chat_key(chat, None, removed_by)
-
     def fingerprint(self, key: SecretStr) -> str:
         return self._repo.box.fingerprint(key.get_secret_value())

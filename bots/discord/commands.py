@@ -136,8 +136,10 @@ class KeyModal(discord.ui.Modal):
         super().__init__(title=title[:45], timeout=600)
         self._ = _
         self.server = server
+        # The server's key can be taken back: "off" removes it (see KeyRing.set_chat_key).
+        placeholder = _("chv_… (or off to remove it)") if server else "chv_…"
         self.key: discord.ui.TextInput[KeyModal] = discord.ui.TextInput(
-            label=_("API key"), placeholder="chv_…", max_length=200, required=True
+            label=_("API key"), placeholder=placeholder[:100], max_length=200, required=True
         )
         self.add_item(self.key)
 
@@ -150,8 +152,12 @@ class KeyModal(discord.ui.Modal):
             else:
                 chat = server_ref(self.server)
                 assert chat is not None
-                masked = await keys.set_chat_key(chat, self.key.value, user_ref(interaction.user))
-                text = _("Server key saved: {masked}").format(masked=masked)
+                shared = await keys.set_chat_key(chat, self.key.value, user_ref(interaction.user))
+                text = (
+                    _("Server key saved: {masked}").format(masked=shared)
+                    if shared
+                    else _("The server's key is removed.")
+                )
         except InputError:
             text = _("That is not an API key: it has no spaces or line breaks. Copy it again.")
         await interaction.response.send_message(text, ephemeral=True)

@@ -13,6 +13,8 @@ from core.errors import MissingKey
 from core.keys import mask_api_key, normalize_api_key
 from core.refs import ChatRef, UserRef
 
+REMOVE_WORDS = frozenset({"off", "none", "-"})
+
 
 class KeyOrigin(enum.StrEnum):
     GIVEN = "given"
@@ -66,7 +68,12 @@ class KeyRing:
         key = await self._repo.get_user_key(user)
         return mask_api_key(key) if key else None
 
-    async def set_chat_key(self, chat: ChatRef, text: str, set_by: UserRef) -> str:
+    async def set_chat_key(self, chat: ChatRef, text: str, set_by: UserRef) -> str | None:
+        """Store a chat's (or server's) shared key; return it masked. ``off`` removes it
+        (and returns None): an admin must be able to take a shared key back."""
+        if text.strip().lower() in REMOVE_WORDS:
+            await self._repo.set_chat_key(chat, None, set_by)
+            return None
         key = normalize_api_key(text)
         await self._repo.set_chat_key(chat, key.get_secret_value(), set_by)
         return mask_api_key(key)

@@ -273,3 +273,21 @@ async def test_restart_finishes_a_cut_off_upload_and_answers_in_the_channel(
 
     (upload,) = again.host.uploads.values()
     assert answer["embeds"][0]["url"] == upload.image["url_viewer"]
+
+
+async def test_the_server_key_can_be_removed(bot: Bot) -> None:
+    for value in (SERVER_KEY, "off"):
+        modal = await bot.fake.wait_for_response(await bot.use(bot.mod, "key", subcommand="server"))
+        (field,) = [c for row in modal.data["components"] for c in row["components"]]
+        answer = await bot.fake.wait_for_response(
+            await bot.fake.submit_modal(
+                bot.guild,
+                bot.channel,
+                bot.mod,
+                modal.data["custom_id"],
+                {field["custom_id"]: value},
+            )
+        )
+    assert answer.data["content"] == "The server's key is removed."
+    refused = await bot.fake.wait_for_response(await bot.use(bot.alice, "key", subcommand="server"))
+    assert "Manage Server" in refused.data["content"]

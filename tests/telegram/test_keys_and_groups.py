@@ -151,3 +151,14 @@ def _group(bot: Bot):  # type: ignore[no-untyped-def]
     from core.refs import ChatId, ChatRef, Platform
 
     return ChatRef(Platform.TELEGRAM, ChatId(str(bot.group["id"])))
+
+
+async def test_an_admin_can_take_the_group_key_back(bot: Bot) -> None:
+    bot.fake.set_member(bot.group["id"], bot.alice["id"], "administrator")
+    for text in (GROUP_KEY, "off"):
+        start = bot.fake.send_text(bot.alice_chat, bot.alice, f"/start gk_{bot.group['id']}")
+        await bot.reply_to(bot.alice_chat, start)
+        sent = bot.fake.send_text(bot.alice_chat, bot.alice, text)
+        reply = await bot.reply_to(bot.alice_chat, sent)
+    assert reply["text"] == "The group's key is removed."
+    assert not (await bot.core.profiles.chat(_group(bot))).has_key

@@ -79,7 +79,10 @@ async def start_group_key(
     assert context.user_data is not None
     context.user_data[AWAITING_GROUP_KEY] = chat_id
     await message.reply_text(
-        _("Send the group's API key now. It is used for members who have no key of their own.")
+        _(
+            "Send the group's API key now. It is used for members who have no key of their "
+            "own. Send off to remove the group's key."
+        )
     )
 
 
@@ -103,7 +106,10 @@ async def group_key_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
             message, _("That is not an API key: it has no spaces or line breaks. Copy it again.")
         )
         return True
-    await _say(message, _("Group key saved: {masked}").format(masked=masked))
+    if masked is None:
+        await _say(message, _("The group's key is removed."))
+    else:
+        await _say(message, _("Group key saved: {masked}").format(masked=masked))
     return True
 
 

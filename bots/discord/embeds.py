@@ -22,6 +22,10 @@ def outcome_embed(outcome: ItemOutcome, _: Translator, hints: Hints) -> discord.
     else:
         assert outcome.error is not None
         name, text = outcome.item.name, describe_error(outcome.error, _, hints)
+    return failure_embed(name, text)
+
+
+def failure_embed(name: str, text: str) -> discord.Embed:
     return discord.Embed(title=name[:256], description=text, colour=FAILED_COLOUR)
 
 

@@ -11,10 +11,13 @@ from urllib.parse import urlsplit
 import discord
 
 from bots.discord.answers import Answer, render
+from bots.discord.buttons import upload_buttons
 from bots.discord.deps import Deps, server_ref, user_ref
+from bots.discord.embeds import failure_embed, upload_embed
 from core.chevereto.models import UploadOptions
 from core.i18n import Translator, translator
 from core.links import find_links
+from core.messages import describe_error
 from core.service.batch import Item, ItemOutcome, Link, RequestFor, upload_items
 from core.service.types import JobOutcome, MediaInput, UploadRequest
 
@@ -89,16 +92,16 @@ def resumed_answerer(client: discord.Client, deps: Deps) -> Callable[[JobOutcome
         if not target.get("channel"):
             return
         _ = translator(target.get("lang"))
-        item = Link(outcome.result.title or "upload") if outcome.result else Link("upload")
-        done = ItemOutcome(item, view=outcome.result, error=outcome.error)
-        answer = answer_for([done], deps, _)
+        if outcome.result is not None:
+            embed = upload_embed(outcome.result, _)
+            view = upload_buttons([outcome.result], _)
+        else:
+            assert outcome.error is not None
+            embed = failure_embed(_("this upload"), describe_error(outcome.error, _, deps.hints))
+            view = discord.utils.MISSING
         channel = client.get_partial_messageable(int(target["channel"]))
         try:
-            await channel.send(
-                content=f"<@{target['user']}>",
-                embeds=answer.embeds,
-                view=answer.view or discord.utils.MISSING,
-            )
+            await channel.send(content=f"<@{target['user']}>", embed=embed, view=view)
         except discord.HTTPException as exc:
             log.info("a resumed upload could not be answered (HTTP %s)", exc.status)
 

@@ -122,7 +122,7 @@ async def test_a_user_who_blocked_the_bot_does_not_stop_others(keyed_bot: Bot) -
 async def test_a_big_upload_does_not_hold_up_another_user(keyed_bot: Bot, tmp_path: Path) -> None:
     bot = keyed_bot
     await bot.core.service.keys.set_user_key(person(bot.bob), USER_KEY)
-    bot.host.delay_s = 1.5
+    bot.host.delay_s = 4  # long enough that Alice is answered first on a busy machine
     bot.host.fail_next(Fault.DELAY)  # Bob's upload answers late
     big = big_png_file(tmp_path / "big.png", 15 * 1024 * 1024, seed=8)
     slow = bot.fake.send_document(

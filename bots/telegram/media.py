@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from telegram import Message, MessageEntity
+from typing import Protocol
+
+from telegram import Message, MessageEntity, Sticker
 
 from bots.telegram.files import TelegramFile
 from core.captions import parse_caption
@@ -15,68 +17,60 @@ from core.service.batch import Link, Refused
 def file_of(message: Message) -> TelegramFile | Refused | None:
     """The one file a message carries (the largest photo size), if any."""
     if message.photo:
-        photo = message.photo[-1]
-        return TelegramFile(
-            photo.file_id,
-            photo.file_unique_id,
-            photo.file_size,
-            f"photo_{photo.file_unique_id}.jpg",
-            "image/jpeg",
-        )
+        return _file(message.photo[-1], "photo_{uid}.jpg", "image/jpeg")
     if message.animation:
         # Telegram turns GIFs into MP4 animations; the host takes them as videos.
         anim = message.animation
-        return TelegramFile(
-            anim.file_id,
-            anim.file_unique_id,
-            anim.file_size,
-            anim.file_name or f"animation_{anim.file_unique_id}.mp4",
-            anim.mime_type or "video/mp4",
-        )
+        return _file(anim, "animation_{uid}.mp4", "video/mp4", anim.file_name, anim.mime_type)
     if message.video:
         video = message.video
-        return TelegramFile(
-            video.file_id,
-            video.file_unique_id,
-            video.file_size,
-            video.file_name or f"video_{video.file_unique_id}.mp4",
-            video.mime_type or "video/mp4",
-        )
+        return _file(video, "video_{uid}.mp4", "video/mp4", video.file_name, video.mime_type)
     if message.video_note:
-        note = message.video_note
-        return TelegramFile(
-            note.file_id,
-            note.file_unique_id,
-            note.file_size,
-            f"video_note_{note.file_unique_id}.mp4",
-            "video/mp4",
-        )
+        return _file(message.video_note, "video_note_{uid}.mp4", "video/mp4")
     if message.sticker:
-        return _sticker(message)
+        return _sticker(message.sticker)
     if message.document:
         doc = message.document
-        return TelegramFile(
-            doc.file_id,
-            doc.file_unique_id,
-            doc.file_size,
-            doc.file_name or f"file_{doc.file_unique_id}",
-            doc.mime_type or "application/octet-stream",
-        )
+        octets = "application/octet-stream"
+        return _file(doc, "file_{uid}", octets, doc.file_name, doc.mime_type)
     if message.audio or message.voice:
         return Refused(N_("audio and voice messages"))
     return None
 
 
-def _sticker(message: Message) -> TelegramFile | Refused:
-    sticker = message.sticker
-    assert sticker is not None
+def _sticker(sticker: Sticker) -> TelegramFile | Refused:
     if sticker.is_animated:
         return Refused(N_("animated stickers"))
     if sticker.is_video:
-        name, mime = f"sticker_{sticker.file_unique_id}.webm", "video/webm"
-    else:
-        name, mime = f"sticker_{sticker.file_unique_id}.webp", "image/webp"
-    return TelegramFile(sticker.file_id, sticker.file_unique_id, sticker.file_size, name, mime)
+        return _file(sticker, "sticker_{uid}.webm", "video/webm")
+    return _file(sticker, "sticker_{uid}.webp", "image/webp")
+
+
+class _Medium(Protocol):
+    """What every Telegram file object has (PhotoSize, Video, Document, Sticker...)."""
+
+    @property
+    def file_id(self) -> str: ...
+
+    @property
+    def file_unique_id(self) -> str: ...
+
+    @property
+    def file_size(self) -> int | None: ...
+
+
+def _file(
+    media: _Medium,
+    default_name: str,
+    default_mime: str,
+    name: str | None = None,
+    mime: str | None = None,
+) -> TelegramFile:
+    """A file with the sender's name and type, else ours (``{uid}``: its unique id)."""
+    fallback = default_name.format(uid=media.file_unique_id)
+    return TelegramFile(
+        media.file_id, media.file_unique_id, media.file_size, name or fallback, mime or default_mime
+    )
 
 
 def links_of(message: Message) -> list[Link]:

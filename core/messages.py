@@ -10,9 +10,13 @@ import httpx
 from core.errors import (
     BadKey,
     DuplicateUpload,
+    EmptyFile,
     FloodLimited,
     HostUnavailable,
     InputError,
+    InvalidApiKey,
+    InvalidExpiry,
+    LinkRefused,
     MediaUnavailable,
     MissingKey,
     NotFound,
@@ -80,8 +84,18 @@ def describe_error(error: PicloudError, _: Translator, hints: Hints) -> str:
         return _("Only the uploader or a chat admin can do that.")
     if isinstance(error, NotFound):
         return _("That upload is no longer known; the button may be too old.")
+    if isinstance(error, InvalidExpiry):
+        return _(
+            "That expiry is not one I know: use 10m, 2h, 3d, 1w, 1mo or 1y "
+            "(from 5 minutes to 1 year)."
+        )
+    if isinstance(error, InvalidApiKey):
+        return _("That is not an API key: it has no spaces or line breaks. Copy it again.")
+    if isinstance(error, EmptyFile):
+        return _("The file is empty.")
+    if isinstance(error, LinkRefused):
+        # The reason is the fetcher's own short English words (unreachable, HTTP 404…).
+        return _("That link cannot be fetched ({reason}).").format(reason=error.message)
     if isinstance(error, InputError):
-        # Input errors are our own words about the user's own input: shown as they are
-        # (in English until their texts move into the catalog).
         return error.message
     return _("Something went wrong on our side. Try again later.")

@@ -118,7 +118,7 @@ async def test_invalid_expiry_is_refused(keyed_bot: Bot) -> None:
     )
     response = await bot.fake.wait_for_response(interaction)
     assert response.ephemeral
-    assert "'soon' is not a duration" in response.data["content"]
+    assert "expiry is not one I know" in response.data["content"]
 
 
 async def test_expiry_and_spoiler_reach_the_host(keyed_bot: Bot) -> None:

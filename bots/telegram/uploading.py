@@ -75,7 +75,7 @@ def _requests(job: Upload, status: Message) -> RequestFor:
             media=media,
             chat=chat,
             options=job.options,
-            reply_target=_reply_target(message, status, item.name),
+            reply_target=_reply_target(message, status if single else None, item.name),
             progress=ProgressReporter(status, job._) if single and large else None,
         )
 
@@ -105,11 +105,14 @@ def describe(error: PicloudError, deps: Deps, _: Translator) -> str:
     return describe_error(error, _, deps.hints)
 
 
-def _reply_target(message: Message, status: Message, name: str) -> str:
-    """Where a job's answer goes if it outlives this process (see resumed_answerer)."""
+def _reply_target(message: Message, status: Message | None, name: str) -> str:
+    """Where a job's answer goes if it outlives this process (see resumed_answerer):
+    into its status message, unless that lists several items (an album's), then anew."""
     language = message.from_user.language_code if message.from_user else None
-    target = {"chat": message.chat_id, "reply_to": message.message_id}
-    return json.dumps({**target, "status": status.message_id, "name": name, "lang": language})
+    target = {"chat": message.chat_id, "reply_to": message.message_id, "name": name}
+    if status is not None:
+        target["status"] = status.message_id
+    return json.dumps({**target, "lang": language})
 
 
 async def _keep_chat_action(bot: Bot, chat_id: int, items: Sequence[Item]) -> None:
@@ -177,6 +180,9 @@ def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[N
             assert outcome.error is not None
             item = Outcome(name, error=describe_error(outcome.error, _, deps.hints))
         answer = render([item], _)
+        if "status" not in target:
+            await _reply_anew(bot, target, answer)
+            return
         try:
             await bot.edit_message_text(
                 answer.text,

@@ -442,3 +442,25 @@ async def _forget_answer(core: Core, upload_id: UploadId) -> None:
         await connection.execute(
             update(Upload).where(Upload.public_id == upload_id).values(answered_at=None)  # type: ignore[arg-type]
         )
+
+
+async def test_a_job_waiting_for_a_place_is_already_recorded(
+    open_app: OpenCore, host: CheveretoEmulator
+) -> None:
+    host.delay_s = 0.5
+    host.fail_next(Fault.DELAY)
+    async with open_app(workers_per_user=1) as core:
+        await core.service.keys.set_user_key(ALICE, USER_KEY)
+        first = asyncio.create_task(
+            core.service.upload(UploadRequest(user=ALICE, media=png_input(30)))
+        )
+        await asyncio.sleep(0.1)
+        second = asyncio.create_task(
+            core.service.upload(UploadRequest(user=ALICE, media=png_input(31)))
+        )
+        await asyncio.sleep(0.1)
+
+        states = await _job_states(core)
+        assert [status for status, _error, _answered in states] == ["running", "accepted"]
+        await asyncio.gather(first, second)
+        assert [s for s, _e, _a in await _job_states(core)] == ["done", "done"]

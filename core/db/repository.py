@@ -231,14 +231,16 @@ class Repository:
             prefs=prefs or self._default_prefs(user),
         )
 
-    async def create_job(self, job: NewJob) -> Upload:
+    async def create_job(self, job: NewJob, *, running: bool = False) -> Upload:
+        """Record an accepted upload; ``running`` when its first try starts at once."""
         now = utcnow()
         row = Upload(
             public_id=secrets.token_urlsafe(12),
             platform=job.user.platform,
             user_id=job.user.user_id,
             chat_id=job.chat.chat_id if job.chat else None,
-            status=JobStatus.ACCEPTED,
+            status=JobStatus.RUNNING if running else JobStatus.ACCEPTED,
+            attempts=1 if running else 0,
             source_ref=job.source_ref,
             source_name=job.source_name[:255],
             source_size=job.source_size,

@@ -18,6 +18,10 @@ class _PerKey(Generic[T]):
         self._make = make
         self._entries: dict[Hashable, tuple[T, int]] = {}
 
+    def peek(self, key: Hashable) -> T | None:
+        entry = self._entries.get(key)
+        return entry[0] if entry else None
+
     @asynccontextmanager
     async def using(self, key: Hashable) -> AsyncIterator[T]:
         entry, users = self._entries.get(key) or (self._make(), 0)
@@ -42,6 +46,11 @@ class WorkerPool:
     def __init__(self, total: int, per_owner: int) -> None:
         self._total = asyncio.Semaphore(total)
         self._per_owner = _PerKey(lambda: asyncio.Semaphore(per_owner))
+
+    def has_room(self, owner: Hashable) -> bool:
+        """Whether ``slot(owner)`` would be granted without waiting, right now."""
+        own = self._per_owner.peek(owner)
+        return not self._total.locked() and (own is None or not own.locked())
 
     @asynccontextmanager
     async def slot(self, owner: Hashable) -> AsyncIterator[None]:

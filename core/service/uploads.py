@@ -133,18 +133,15 @@ class UploadService:
         ):
             return view_of(earlier, repeated=True)
         options = _with_preferences(request.options, stored.prefs)
-        row = await self._repo.create_job(_new_job(request, options, fingerprint))
-        job = _Job(
-            upload_id=UploadId(row.public_id),
-            user=request.user,
-            source=request.media.source,
-            key=resolved.key,
-            fingerprint=fingerprint,
-            options=options,
-            content_md5=request.media.content_md5,
-            progress=request.progress,
-            caller_waits=True,
-        )
+        new_job = _new_job(request, options, fingerprint)
+        if self._pool.has_room(request.user):
+            # A free place now: record the job already running, one write instead of two.
+            async with self._pool.slot(request.user):
+                row = await self._repo.create_job(new_job, running=True)
+                job = _job_for(row, request, resolved.key, fingerprint, options)
+                return await self._track(self._attempt(job, attempt=1))
+        row = await self._repo.create_job(new_job)
+        job = _job_for(row, request, resolved.key, fingerprint, options)
         return await self._track(self._run(job))
 
     def check_size(self, size: int | None) -> None:
@@ -165,19 +162,23 @@ class UploadService:
     async def _run(self, job: _Job) -> UploadView:
         async with self._pool.slot(job.user):
             attempt = await self._repo.start_attempt(job.upload_id)
-            try:
-                media = await self._client.upload(
-                    job.source, key=job.key, options=job.options, progress=job.progress
-                )
-            except DuplicateUpload as refusal:
-                lost_answer = attempt > 1 or refusal.after_lost_answer
-                return await self._answer_duplicate(job, lost_answer=lost_answer)
-            except PicloudError as error:
-                await self._repo.fail_job(job.upload_id, error.kind, answered=job.caller_waits)
-                raise
-            except Exception:
-                await self._repo.fail_job(job.upload_id, "error", answered=job.caller_waits)
-                raise
+            return await self._attempt(job, attempt)
+
+    async def _attempt(self, job: _Job, attempt: int) -> UploadView:
+        """One try at the host, with a place in the pool held; the outcome recorded."""
+        try:
+            media = await self._client.upload(
+                job.source, key=job.key, options=job.options, progress=job.progress
+            )
+        except DuplicateUpload as refusal:
+            lost_answer = attempt > 1 or refusal.after_lost_answer
+            return await self._answer_duplicate(job, lost_answer=lost_answer)
+        except PicloudError as error:
+            await self._repo.fail_job(job.upload_id, error.kind, answered=job.caller_waits)
+            raise
+        except Exception:
+            await self._repo.fail_job(job.upload_id, "error", answered=job.caller_waits)
+            raise
         # The host's checksum is the md5 of what it stored: the sent bytes, unless it
         # resized them, and then a known md5 of the original is the better record.
         row = await self._repo.complete_job(
@@ -370,6 +371,26 @@ def _may_delete(row: Upload, requester: UserRef, admin_of: ChatRef | None) -> bo
 
 def _size_of(source: UploadSource | RemoteUrl) -> int | None:
     return source.size if isinstance(source, UploadSource) else None
+
+
+def _job_for(
+    row: Upload,
+    request: UploadRequest,
+    key: SecretStr,
+    fingerprint: str,
+    options: UploadOptions,
+) -> _Job:
+    return _Job(
+        upload_id=UploadId(row.public_id),
+        user=request.user,
+        source=request.media.source,
+        key=key,
+        fingerprint=fingerprint,
+        options=options,
+        content_md5=request.media.content_md5,
+        progress=request.progress,
+        caller_waits=True,
+    )
 
 
 def _new_job(request: UploadRequest, options: UploadOptions, fingerprint: str) -> NewJob:

@@ -99,3 +99,16 @@ def describe_error(error: PicloudError, _: Translator, hints: Hints) -> str:
     if isinstance(error, InputError):
         return error.message
     return _("Something went wrong on our side. Try again later.")
+
+
+def mirroring_status(mirroring: bool, shared_key: bool, _: Translator) -> str:
+    """What ``/mirror status`` says, the same in every front-end."""
+    lines = [
+        _("Mirroring is on: every photo, video, GIF, file and media link posted here is uploaded.")
+        if mirroring
+        else _("Mirroring is off."),
+        _("Shared key: set (used for members without their own key).")
+        if shared_key
+        else _("Shared key: none (members need their own key)."),
+    ]
+    return "\n".join(lines)

@@ -124,7 +124,10 @@ def make_deps(settings: Settings, core: Core) -> Deps:
         profiles=core.profiles,
         files=DiscordFiles(core.http),
         links=core.links,
-        hints=Hints(set_key="/key set", settings_url=api_key_page(settings.api_url)),
+        hints=Hints(
+            set_key="/key set",
+            settings_url=api_key_page(settings.api_url),
+        ),
     )
 
 

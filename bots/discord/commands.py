@@ -27,7 +27,7 @@ from core.chevereto.models import UploadOptions
 from core.errors import InputError, KeyProblem
 from core.expiry import parse_optional_expiry
 from core.i18n import Translator, translator
-from core.messages import describe_error
+from core.messages import describe_error, mirroring_status
 from core.service.batch import Item, Link
 
 EXPIRY_CHOICES = ("10m", "1h", "6h", "1d", "1w", "1mo", "6mo", "1y")
@@ -247,15 +247,8 @@ async def _set_mirroring(interaction: discord.Interaction, enabled: bool | None)
         await deps.profiles.set_mirroring(channel, enabled, user_ref(interaction.user))
     switches = await deps.profiles.chat(channel)
     server = await deps.profiles.chat(server_ref(interaction.guild_id))  # type: ignore[arg-type]
-    lines = [
-        _("Mirroring is on: every attachment and image or video link posted here is uploaded.")
-        if switches.mirroring
-        else _("Mirroring is off."),
-        _("Server key: set (used for members without their own key).")
-        if server.has_key
-        else _("Server key: none (members need their own key; /key server sets one)."),
-    ]
-    await interaction.response.send_message("\n".join(lines), ephemeral=True)
+    text = mirroring_status(switches.mirroring, server.has_key, _)
+    await interaction.response.send_message(text, ephemeral=True)
 
 
 @app_commands.command(name=locale_str("history"), description=locale_str("Your last 10 uploads"))

@@ -90,7 +90,10 @@ def build_application(settings: Settings, core: Core) -> Application:  # type: i
         links=core.links,
         admins=AdminCache(),
         albums=AlbumCollector(),
-        hints=Hints(set_key="/setkey KEY", settings_url=api_key_page(settings.api_url)),
+        hints=Hints(
+            set_key="/setkey KEY",
+            settings_url=api_key_page(settings.api_url),
+        ),
     )
     register_handlers(application)
     return application

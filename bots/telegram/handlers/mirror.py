@@ -9,6 +9,7 @@ from telegram.ext import ContextTypes
 from bots.telegram.deps import chat_ref, deps, translator_for, user_ref
 from bots.telegram.handlers.keys import GROUP_KEY_PAYLOAD, deep_link
 from core.i18n import Translator
+from core.messages import mirroring_status
 
 
 async def mirror(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -39,19 +40,12 @@ async def mirror(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def _status(message: Message, context: ContextTypes.DEFAULT_TYPE, _: Translator) -> None:
     found = deps(context)
     switches = await found.profiles.chat(chat_ref(message.chat_id))
-    lines = [
-        _("Mirroring is on: every photo, video, GIF and file posted here is uploaded.")
-        if switches.mirroring
-        else _("Mirroring is off."),
-        _("Group key: set (used for members without their own key).")
-        if switches.has_key
-        else _("Group key: none (members need their own key)."),
-    ]
+    text = mirroring_status(switches.mirroring, switches.has_key, _)
     payload = f"{GROUP_KEY_PAYLOAD}_{message.chat_id}"
     button = InlineKeyboardButton(
         _("Set the group key"), url=deep_link(found.bot_username, payload)
     )
-    await message.reply_text("\n".join(lines), reply_markup=InlineKeyboardMarkup([[button]]))
+    await message.reply_text(text, reply_markup=InlineKeyboardMarkup([[button]]))
 
 
 async def _can_read_group(message: Message, context: ContextTypes.DEFAULT_TYPE) -> bool:

@@ -6,6 +6,7 @@ import asyncio
 
 from tests.discord.conftest import JSON, SERVER_KEY, Bot, OpenBot, custom_ids, person
 from tests.fakes.chevereto import USER_KEY, Fault
+from tests.fakes.discord import Callback
 from tests.fakes.media import png_bytes
 
 
@@ -131,20 +132,19 @@ async def test_delete_button_still_works_after_a_restart(open_bot: OpenBot) -> N
         assert [u.deleted for u in again.host.uploads.values()] == [True]
 
 
-async def test_key_set_through_a_modal_show_and_remove(bot: Bot) -> None:
-    opened = await bot.use(bot.alice, "key", subcommand="set")
-    modal = await bot.fake.wait_for_response(opened)
+async def fill_key_form(bot: Bot, user: JSON, subcommand: str, value: str) -> Callback:
+    """``/key <subcommand>``: the form opens, ``value`` is typed in, the bot answers."""
+    modal = await bot.fake.wait_for_response(await bot.use(user, "key", subcommand=subcommand))
     assert modal.type == 9
     (field,) = [c for row in modal.data["components"] for c in row["components"]]
-
     submitted = await bot.fake.submit_modal(
-        bot.guild,
-        bot.channel,
-        bot.alice,
-        modal.data["custom_id"],
-        {field["custom_id"]: f" {USER_KEY} "},
+        bot.guild, bot.channel, user, modal.data["custom_id"], {field["custom_id"]: value}
     )
-    saved = await bot.fake.wait_for_response(submitted)
+    return await bot.fake.wait_for_response(submitted)
+
+
+async def test_key_set_through_a_modal_show_and_remove(bot: Bot) -> None:
+    saved = await fill_key_form(bot, bot.alice, "set", f" {USER_KEY} ")
     assert saved.ephemeral
     assert saved.data["content"] == "Key saved: chv_1_…AAAA"
 
@@ -159,13 +159,7 @@ async def test_key_set_through_a_modal_show_and_remove(bot: Bot) -> None:
 
 async def test_modal_with_a_malformed_or_empty_key(bot: Bot) -> None:
     for value in ("chv_1 broken key", "   "):
-        opened = await bot.use(bot.alice, "key", subcommand="set")
-        modal = await bot.fake.wait_for_response(opened)
-        (field,) = [c for row in modal.data["components"] for c in row["components"]]
-        submitted = await bot.fake.submit_modal(
-            bot.guild, bot.channel, bot.alice, modal.data["custom_id"], {field["custom_id"]: value}
-        )
-        answer = await bot.fake.wait_for_response(submitted)
+        answer = await fill_key_form(bot, bot.alice, "set", value)
         assert answer.ephemeral
         assert "not an API key" in answer.data["content"]
     assert await bot.core.service.keys.show_user_key(person(bot.alice)) is None
@@ -184,18 +178,7 @@ async def test_mirroring_uploads_attachments_with_the_server_key(bot: Bot) -> No
         await bot.use(bot.mod, "mirror", subcommand="enable")
     )
     assert "Mirroring is on" in enabled.data["content"]
-    opened = await bot.use(bot.mod, "key", subcommand="server")
-    modal = await bot.fake.wait_for_response(opened)
-    (field,) = [c for row in modal.data["components"] for c in row["components"]]
-    await bot.fake.wait_for_response(
-        await bot.fake.submit_modal(
-            bot.guild,
-            bot.channel,
-            bot.mod,
-            modal.data["custom_id"],
-            {field["custom_id"]: SERVER_KEY},
-        )
-    )
+    await fill_key_form(bot, bot.mod, "server", SERVER_KEY)
 
     photo = bot.fake.add_attachment(png_bytes(seed=7), "posted.png", "image/png")
     posted = await bot.fake.post_message(
@@ -277,17 +260,7 @@ async def test_restart_finishes_a_cut_off_upload_and_answers_in_the_channel(
 
 async def test_the_server_key_can_be_removed(bot: Bot) -> None:
     for value in (SERVER_KEY, "off"):
-        modal = await bot.fake.wait_for_response(await bot.use(bot.mod, "key", subcommand="server"))
-        (field,) = [c for row in modal.data["components"] for c in row["components"]]
-        answer = await bot.fake.wait_for_response(
-            await bot.fake.submit_modal(
-                bot.guild,
-                bot.channel,
-                bot.mod,
-                modal.data["custom_id"],
-                {field["custom_id"]: value},
-            )
-        )
+        answer = await fill_key_form(bot, bot.mod, "server", value)
     assert answer.data["content"] == "The server's key is removed."
     refused = await bot.fake.wait_for_response(await bot.use(bot.alice, "key", subcommand="server"))
     assert "Manage Server" in refused.data["content"]

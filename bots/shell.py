@@ -106,7 +106,9 @@ async def _upload_one(
     except MissingKey:
         return FileOutcome(path, error=NO_KEY_HINT)
     except PicloudError as exc:
+        await service.answered([exc.job_id] if exc.job_id else [])
         return FileOutcome(path, error=exc.message)
+    await service.answered([view.job_id] if view.job_id else [])
     return FileOutcome(path, view=view)
 
 

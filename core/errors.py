@@ -18,6 +18,7 @@
     ├── UploadRejected              "rejected"        (the host refused this upload for good)
     │   ├── RequestDenied           "denied"          (code 401)
     │   ├── DuplicateUpload         "duplicate"       (codes 101-103, not in our records)
+    │   │   └── LostAnswer          "lost_answer"     (our own earlier try: its answer was lost)
     │   ├── TooBig                  "too_big"         (codes 400/601, or over our own limit)
     │   ├── NotMedia                "not_media"       (codes 610-614, 120, 130 "Empty upload
     │   │                                                  source")
@@ -41,6 +42,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from core.refs import UploadId
+
 
 class PicloudError(Exception):
     """Root of every error core raises on purpose."""
@@ -52,6 +55,8 @@ class PicloudError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+        self.job_id: UploadId | None = None
+        """The recorded job this error ended, if one was recorded: its answer is due."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
@@ -125,6 +130,12 @@ class DuplicateUpload(UploadRejected):
     ) -> None:
         super().__init__(message, code=code)
         self.after_lost_answer = after_lost_answer
+
+
+class LostAnswer(DuplicateUpload):
+    """The host holds a copy from an earlier try whose answer never reached us."""
+
+    kind = "lost_answer"
 
 
 class TooBig(UploadRejected):

@@ -17,6 +17,7 @@ from core.errors import (
     InvalidApiKey,
     InvalidExpiry,
     LinkRefused,
+    LostAnswer,
     MediaUnavailable,
     MissingKey,
     NotFound,
@@ -65,6 +66,13 @@ def describe_error(error: PicloudError, _: Translator, hints: Hints) -> str:
             "This is not an image or video the host accepts (JPG, PNG, GIF, WebP, BMP, "
             "AVIF, MP4, MOV, WebM)."
         )
+    if isinstance(error, LostAnswer):
+        site = str(httpx.URL(hints.settings_url).copy_with(path="/"))
+        return _(
+            "The host stored this file on an earlier try, but its answer never reached me, "
+            "so I have no link or delete button for it. It is among your images on {site} "
+            "(sign in there to see or delete it)."
+        ).format(site=site)
     if isinstance(error, DuplicateUpload):
         return _(
             "The host already has this file from this bot and will not take it again "

@@ -63,6 +63,7 @@ async def open_core(
                 max_upload_bytes=settings.max_upload_bytes,
                 workers=settings.workers,
                 workers_per_user=settings.workers_per_user,
+                lease_s=settings.job_lease_s,
             )
             keys = KeyRing(repo, settings.api_key)
             async with UploadService(repo, client, keys, limits) as service:

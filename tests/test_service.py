@@ -14,12 +14,13 @@ from pydantic import SecretStr
 
 from core.chevereto.client import RetryPolicy
 from core.chevereto.models import DeleteOutcome, UploadOptions, UploadSource
-from core.db.tables import JobStatus
+from core.db.tables import JobStatus, Upload
 from core.errors import (
     BadKey,
     DuplicateUpload,
     EmptyFile,
     HostUnavailable,
+    LostAnswer,
     MissingKey,
     NotFound,
     PermissionDenied,
@@ -96,7 +97,12 @@ async def test_upload_returns_links_and_records_the_job(app: Core, host: Chevere
     row = await app.repo.find_upload(view.upload_id)
     assert row is not None
     assert (row.status, row.attempts, row.chat_id) == (JobStatus.DONE, 1, "-100")
-    assert row.answered_at is not None
+    assert view.job_id == view.upload_id
+    assert row.answered_at is None  # its answer is due until the front-end says it went out
+    await app.service.answered([view.upload_id])
+    answered = await app.repo.find_upload(view.upload_id)
+    assert answered is not None and answered.answered_at is not None
+    assert answered.lease_owner is None
     assert await app.service.history(ALICE) == [view]
     assert await app.service.upload_count(ALICE) == 1
 
@@ -188,10 +194,11 @@ async def test_too_big_and_empty_are_refused_before_any_work(
 async def test_hosts_refusal_is_recorded_with_its_kind(app: Core, host: CheveretoEmulator) -> None:
     await app.service.keys.set_user_key(BOB, "chv_5_revokedkeyEEEEEEEEEEEEEEEEEEEEEEEEE")
 
-    with pytest.raises(BadKey):
+    with pytest.raises(BadKey) as caught:
         await app.service.upload(UploadRequest(user=BOB, media=png_input(11)))
 
-    assert await _job_states(app) == [("failed", "bad_key", True)]
+    assert await _job_states(app) == [("failed", "bad_key", False)]
+    assert caught.value.job_id is not None  # the front-end says when its answer went out
     assert await app.service.history(BOB) == []
 
 
@@ -324,8 +331,13 @@ async def test_restart_after_the_hosts_answer_was_lost_says_so(
         await _settle(core)
 
     (outcome,) = delivered
-    assert isinstance(outcome.error, DuplicateUpload)
-    assert "answer was lost" in outcome.error.message
+    assert isinstance(outcome.error, LostAnswer)
+    assert "never reached us" in outcome.error.message
+    row = await _only_job(open_app)
+    # The orphan is on record: which job, when, and the md5 of the copy the host holds.
+    md5 = hashlib.md5(png_bytes(seed=21), usedforsecurity=False).hexdigest()
+    assert (row.last_error, row.content_md5) == ("lost_answer", md5)
+    assert row.answered_at is not None
 
 
 async def test_restart_answers_a_finished_but_unanswered_job(
@@ -333,11 +345,8 @@ async def test_restart_answers_a_finished_but_unanswered_job(
 ) -> None:
     async with open_app() as core:
         await core.service.keys.set_user_key(ALICE, USER_KEY)
+        # Finished, and the process stops before the answer went out (never confirmed).
         view = await core.service.upload(UploadRequest(user=ALICE, media=png_input(18)))
-        # As if the process died between finishing and answering:
-        row = await core.repo.find_upload(view.upload_id)
-        assert row is not None
-        await _forget_answer(core, view.upload_id)
 
     delivered: list[JobOutcome] = []
 
@@ -384,9 +393,12 @@ async def test_restart_with_the_media_gone_answers_with_an_error(
 async def test_host_down_fails_the_job_with_host_down(app: Core, host: CheveretoEmulator) -> None:
     host.fail_next(Fault.MAINTENANCE_503, times=5)
 
-    with pytest.raises(HostUnavailable):
+    with pytest.raises(HostUnavailable) as caught:
         await app.service.upload(UploadRequest(user=ALICE, media=png_input(20)))
+    assert await _job_states(app) == [("failed", "host_down", False)]
 
+    assert caught.value.job_id is not None
+    await app.service.answered([caught.value.job_id])
     assert await _job_states(app) == [("failed", "host_down", True)]
 
 
@@ -423,8 +435,6 @@ async def _job_states(core: Core) -> list[tuple[str, str | None, bool]]:
     """(status, last error, answered) of every job, oldest first."""
     from sqlalchemy import select
 
-    from core.db.tables import Upload
-
     async with core.repo._engine.connect() as connection:
         rows = await connection.execute(
             select(Upload.status, Upload.last_error, Upload.answered_at).order_by(Upload.id)  # type: ignore[arg-type]
@@ -432,16 +442,58 @@ async def _job_states(core: Core) -> list[tuple[str, str | None, bool]]:
         return [(status, error, answered is not None) for status, error, answered in rows]
 
 
-async def _forget_answer(core: Core, upload_id: UploadId) -> None:
-    from sqlalchemy import update
+async def _only_job(open_app: OpenCore) -> Upload:
+    async with open_app() as core:
+        (row,) = await _all_jobs(core)
+        return row
 
-    from core.db.tables import Upload
 
-    engine = core.repo._engine  # the test plays the crash; no public API should allow this
-    async with engine.begin() as connection:
-        await connection.execute(
-            update(Upload).where(Upload.public_id == upload_id).values(answered_at=None)  # type: ignore[arg-type]
-        )
+async def _all_jobs(core: Core) -> list[Upload]:
+    from sqlmodel import select
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    async with AsyncSession(core.repo._engine) as session:
+        return list((await session.exec(select(Upload))).all())
+
+
+async def test_an_answer_never_confirmed_is_delivered_once_the_lease_runs_out(
+    open_app: OpenCore, host: CheveretoEmulator
+) -> None:
+    delivered: list[JobOutcome] = []
+
+    async def deliver(outcome: JobOutcome) -> None:
+        delivered.append(outcome)
+
+    async with open_app(job_lease_s=1) as core:
+        await core.service.keys.set_user_key(ALICE, USER_KEY)
+        assert await core.service.resume(Platform.TELEGRAM, deliver) == 0
+        # The caller got its result but never said the answer went out (it was stuck).
+        view = await core.service.upload(UploadRequest(user=ALICE, media=png_input(40)))
+        assert delivered == []
+        await _settle(core)
+
+    (outcome,) = delivered
+    assert outcome.result is not None and outcome.result.upload_id == view.upload_id
+    assert len(uploads_seen(host)) == 1
+
+
+async def test_a_failed_delivery_is_tried_again_until_it_goes_out(
+    open_app: OpenCore, host: CheveretoEmulator
+) -> None:
+    tries: list[JobOutcome] = []
+
+    async def deliver(outcome: JobOutcome) -> None:
+        tries.append(outcome)
+        if len(tries) == 1:
+            raise ConnectionResetError("the platform hung up")
+
+    async with open_app(job_lease_s=1) as core:
+        await core.service.keys.set_user_key(ALICE, USER_KEY)
+        view = await core.service.upload(UploadRequest(user=ALICE, media=png_input(41)))
+        await core.service.resume(Platform.TELEGRAM, deliver)
+        await _settle(core)
+
+    assert [t.result.upload_id for t in tries if t.result] == [view.upload_id] * 2
 
 
 async def test_a_job_waiting_for_a_place_is_already_recorded(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
@@ -18,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.chevereto.models import MediaType, UploadedMedia
 from core.db.database import create_engine, upgrade
 from core.db.repository import NewJob, Repository
-from core.db.tables import JobStatus
+from core.db.tables import JobStatus, Upload
 from core.errors import DatabaseUnavailable, SecretKeyError
 from core.refs import ChatId, ChatRef, Platform, UploadId, UserId, UserRef
 from core.runtime import load_secret_box
 from core.secrets import SECRET_FILE_NAME, SecretBox
+from core.service.leases import Lease
 from tests.db import make_settings
 
 USER = UserRef(Platform.TELEGRAM, UserId("1001"))
@@ -30,6 +32,8 @@ OTHER = UserRef(Platform.DISCORD, UserId("1001"))
 CHAT = ChatRef(Platform.TELEGRAM, ChatId("-100500"))
 API_KEY = "chv_7_storagetestkeyZZZZZZZZZZZZZZZZZZZ"
 DELETE_URL = "http://127.0.0.1:9/image/AbC/delete/" + "d" * 48
+LEASE = Lease("elsewhere/1:1:aaaa", 60)
+"""An instance on another machine: alive as far as anyone here can tell."""
 
 
 @pytest.fixture
@@ -45,6 +49,12 @@ async def repo(engine: AsyncEngine) -> Repository:
     repository = Repository(engine, SecretBox(Fernet.generate_key()))
     await repository.verify_secret_box()
     return repository
+
+
+async def new_job(repo: Repository, lease: Lease = LEASE, **overrides: object) -> Upload:
+    row, created = await repo.create_job(a_job(**overrides), lease)
+    assert created
+    return row
 
 
 def a_job(**overrides: object) -> NewJob:
@@ -100,7 +110,7 @@ async def test_migrations_apply_twice_without_change(engine: AsyncEngine) -> Non
     await upgrade(engine)
     async with engine.connect() as connection:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).one()
-    assert version[0] == "0001"
+    assert version[0] == "0002"
 
 
 async def test_user_key_round_trip_per_platform(repo: Repository) -> None:
@@ -148,19 +158,19 @@ async def test_preferences_default_then_update(repo: Repository) -> None:
 
 
 async def test_job_lifecycle_and_repeat_lookup(repo: Repository) -> None:
-    row = await repo.create_job(a_job())
+    row = await new_job(repo)
     upload_id = UploadId(row.public_id)
     assert row.status == JobStatus.ACCEPTED
     assert [r.public_id for r in await repo.unfinished_jobs(Platform.TELEGRAM)] == [upload_id]
 
     await repo.start_attempt(upload_id)
     await repo.start_attempt(upload_id)
-    done = await repo.complete_job(upload_id, media(), content_md5="b" * 32)
+    done = await repo.complete_job(upload_id, media(), "b" * 32, LEASE)
     assert (done.status, done.attempts, done.remote_id) == (JobStatus.DONE, 2, "AbC")
     assert await repo.unfinished_jobs(Platform.TELEGRAM) == []
     assert [r.public_id for r in await repo.unanswered_jobs(Platform.TELEGRAM)] == [upload_id]
 
-    await repo.mark_answered(upload_id)
+    await repo.mark_answered([upload_id])
     assert await repo.unanswered_jobs(Platform.TELEGRAM) == []
     now = datetime.now(UTC)
     found = await repo.find_repeat("b" * 32, "f" * 64, now)
@@ -171,20 +181,20 @@ async def test_job_lifecycle_and_repeat_lookup(repo: Repository) -> None:
 
 
 async def test_expired_upload_is_not_a_repeat(repo: Repository) -> None:
-    row = await repo.create_job(a_job())
+    row = await new_job(repo)
     soon = datetime.now(UTC) + timedelta(minutes=5)
-    await repo.complete_job(UploadId(row.public_id), media(expires_at=soon), "c" * 32)
+    await repo.complete_job(UploadId(row.public_id), media(expires_at=soon), "c" * 32, LEASE)
 
     assert await repo.find_repeat("c" * 32, "f" * 64, datetime.now(UTC)) is not None
     assert await repo.find_repeat("c" * 32, "f" * 64, soon + timedelta(seconds=1)) is None
 
 
 async def test_failed_and_deleted_jobs(repo: Repository) -> None:
-    failed = await repo.create_job(a_job())
+    failed = await new_job(repo)
     await repo.fail_job(UploadId(failed.public_id), "host_down")
-    deleted = await repo.create_job(a_job(content_md5="d" * 32))
+    deleted = await new_job(repo, content_md5="d" * 32)
     deleted_id = UploadId(deleted.public_id)
-    await repo.complete_job(deleted_id, media(), None)
+    await repo.complete_job(deleted_id, media(), None, LEASE)
     assert (await repo.get_delete_url(deleted_id)) is not None
 
     await repo.mark_deleted(deleted_id)
@@ -201,8 +211,8 @@ async def test_no_key_or_delete_link_in_the_raw_database(
 ) -> None:
     await repo.set_user_key(USER, API_KEY)
     await repo.set_chat_key(CHAT, API_KEY, USER)
-    row = await repo.create_job(a_job())
-    await repo.complete_job(UploadId(row.public_id), media(), None)
+    row = await new_job(repo)
+    await repo.complete_job(UploadId(row.public_id), media(), None, LEASE)
 
     raw = await everything_stored(engine, database_url)
 
@@ -286,3 +296,109 @@ async def test_locked_sqlite_is_a_clear_error(tmp_path: Path) -> None:
 def test_not_a_database_url() -> None:
     with pytest.raises(DatabaseUnavailable, match="not a database URL"):
         create_engine("this is not a url")
+
+
+# -- leases, origins and the inbox ----------------------------------------------------
+
+RUN_OUT = Lease("elsewhere/1:2:bbbb", -1)
+"""A lease that ran out the moment it was taken: its jobs are anyone's."""
+
+
+async def test_two_instances_never_claim_the_same_job(
+    repo: Repository, engine: AsyncEngine
+) -> None:
+    made = {(await new_job(repo, RUN_OUT)).public_id for _ in range(12)}
+    # The second instance has its own connections, as another process would.
+    other_engine = create_engine(engine.url.render_as_string(hide_password=False))
+    other = Repository(other_engine, repo.box)
+    first, second = Lease("a/1:1:first", 60), Lease("b/1:1:second", 60)
+    try:
+        mine, theirs = await asyncio.gather(
+            repo.claim_jobs(Platform.TELEGRAM, first, gone=[], limit=7),
+            other.claim_jobs(Platform.TELEGRAM, second, gone=[], limit=7),
+        )
+    finally:
+        await other_engine.dispose()
+
+    claimed_by_first = {row.public_id for row in mine}
+    claimed_by_second = {row.public_id for row in theirs}
+    assert claimed_by_first.isdisjoint(claimed_by_second)
+    assert claimed_by_first | claimed_by_second == made
+    assert {row.lease_owner for row in mine} == {first.owner}
+
+
+async def test_a_live_lease_is_left_alone_until_it_runs_out_or_its_owner_is_gone(
+    repo: Repository,
+) -> None:
+    held = await new_job(repo)  # LEASE: a minute, held by a live instance elsewhere
+    free = await new_job(repo, RUN_OUT)
+    taker = Lease("here/1:1:taker", 60)
+
+    assert [r.public_id for r in await repo.claim_jobs(Platform.TELEGRAM, taker, [])] == [
+        free.public_id
+    ]
+    assert await repo.claim_jobs(Platform.TELEGRAM, taker, []) == []  # taker holds it now
+    assert await repo.claim_jobs(Platform.DISCORD, taker, [LEASE.owner]) == []  # other platform
+    (taken,) = await repo.claim_jobs(Platform.TELEGRAM, taker, [LEASE.owner])
+    assert taken.public_id == held.public_id
+    assert await repo.lease_owners(Platform.TELEGRAM) == {taker.owner}
+
+
+async def test_answered_jobs_are_closed_and_never_claimed(repo: Repository) -> None:
+    row = await new_job(repo, RUN_OUT)
+    done = await repo.complete_job(UploadId(row.public_id), media(), "e" * 32, RUN_OUT)
+    assert done.answered_at is None and done.lease_owner == RUN_OUT.owner
+
+    await repo.mark_answered([UploadId(row.public_id)])
+
+    closed = await repo.find_upload(UploadId(row.public_id))
+    assert closed is not None and closed.answered_at is not None and closed.lease_owner is None
+    assert await repo.claim_jobs(Platform.TELEGRAM, LEASE, [RUN_OUT.owner]) == []
+
+
+async def test_a_late_error_never_overwrites_a_success(repo: Repository) -> None:
+    row = await new_job(repo)
+    upload_id = UploadId(row.public_id)
+    await repo.complete_job(upload_id, media(), "f" * 32, LEASE)
+
+    after = await repo.fail_job(upload_id, "host_down", LEASE)
+
+    assert (after.status, after.last_error, after.remote_id) == (JobStatus.DONE, None, "AbC")
+
+
+async def test_a_success_after_a_failure_stands_and_is_answered_again(repo: Repository) -> None:
+    row = await new_job(repo)
+    upload_id = UploadId(row.public_id)
+    await repo.fail_job(upload_id, "host_down", LEASE)
+    await repo.mark_answered([upload_id])
+
+    done = await repo.complete_job(upload_id, media(), "f" * 32, LEASE)
+
+    assert (done.status, done.answered_at) == (JobStatus.DONE, None)
+
+
+async def test_one_job_per_origin(repo: Repository) -> None:
+    first, created = await repo.create_job(a_job(origin="1001:55:0"), LEASE)
+    again, created_again = await repo.create_job(a_job(origin="1001:55:0"), RUN_OUT)
+    other, created_other = await repo.create_job(a_job(origin="1001:55:1"), LEASE)
+
+    assert (created, created_again, created_other) == (True, False, True)
+    assert again.public_id == first.public_id and again.lease_owner == LEASE.owner
+    assert other.public_id != first.public_id
+
+
+async def test_inbox_keeps_an_event_until_it_is_done(
+    repo: Repository, engine: AsyncEngine, database_url: str
+) -> None:
+    payload = '{"message": {"text": "/setkey ' + API_KEY + '"}}'
+    assert await repo.store_event(Platform.TELEGRAM, "7", payload, RUN_OUT)
+    assert not await repo.store_event(Platform.TELEGRAM, "7", payload, RUN_OUT)  # kept once
+    assert await repo.store_event(Platform.TELEGRAM, "8", "{}", LEASE)
+    assert API_KEY.encode() not in await everything_stored(engine, database_url)
+
+    taker = Lease("here/1:1:taker", 60)
+    assert await repo.claim_events(Platform.TELEGRAM, taker, []) == [("7", payload)]
+    assert await repo.claim_events(Platform.TELEGRAM, taker, []) == []  # held by taker
+    await repo.event_done(Platform.TELEGRAM, "7")
+    await repo.release_jobs(taker)
+    assert await repo.claim_events(Platform.TELEGRAM, taker, [LEASE.owner]) == [("8", "{}")]

@@ -14,7 +14,8 @@ from bots.discord.buttons import upload_buttons
 from bots.discord.embeds import outcome_embed
 from core.i18n import Translator
 from core.messages import Hints
-from core.service.batch import ItemOutcome
+from core.refs import UploadId
+from core.service.batch import ItemOutcome, answered_jobs
 
 MAX_EMBEDS = 10  # Discord's limit per message
 
@@ -23,10 +24,12 @@ MAX_EMBEDS = 10  # Discord's limit per message
 class Answer:
     embeds: list[discord.Embed]
     view: discord.ui.View | None
+    jobs: list[UploadId]
+    """The jobs this answers: reported to the service once Discord accepted it."""
 
 
 def render(outcomes: list[ItemOutcome], _: Translator, hints: Hints) -> Answer:
     """One embed per item, failures included; buttons for each upload that worked."""
     embeds = [outcome_embed(outcome, _, hints) for outcome in outcomes][:MAX_EMBEDS]
     views = [o.view for o in outcomes if o.view is not None][:MAX_EMBEDS]
-    return Answer(embeds, upload_buttons(views, _) if views else None)
+    return Answer(embeds, upload_buttons(views, _) if views else None, answered_jobs(outcomes))

@@ -95,6 +95,7 @@ class PicloudClient(discord.Client):
         await message.reply(
             embeds=answer.embeds, view=answer.view or discord.utils.MISSING, mention_author=False
         )
+        await self.deps.service.answered(answer.jobs)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError

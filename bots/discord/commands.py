@@ -285,6 +285,7 @@ async def _upload_and_answer(
         language=language,
     )
     await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
+    await deps.service.answered(answer.jobs)
 
 
 async def _check_key(deps: Deps, interaction: discord.Interaction) -> None:

@@ -26,7 +26,14 @@ from core.chevereto.models import UploadOptions
 from core.errors import PicloudError
 from core.i18n import Translator, translator
 from core.messages import describe_error
-from core.service.batch import Item, ItemOutcome, Refused, RequestFor, upload_items
+from core.service.batch import (
+    Item,
+    ItemOutcome,
+    Refused,
+    RequestFor,
+    answered_jobs,
+    upload_items,
+)
 from core.service.types import JobOutcome, MediaInput, UploadRequest
 
 log = logging.getLogger(__name__)
@@ -58,6 +65,7 @@ async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     finally:
         action.cancel()
     await _edit(status, _render(job, deps, outcomes))
+    await deps.service.answered(answered_jobs(outcomes))
 
 
 def _requests(job: Upload, status: Message) -> RequestFor:

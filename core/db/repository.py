@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import func, update
+from sqlalchemy import ColumnElement, and_, func, or_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
@@ -23,6 +23,7 @@ from core.db.database import describe_failure
 from core.db.tables import (
     UNFINISHED,
     ChatSettings,
+    InboxEvent,
     JobStatus,
     Meta,
     Upload,
@@ -34,6 +35,7 @@ from core.db.tables import (
 from core.errors import DatabaseUnavailable, SecretKeyError
 from core.refs import ChatRef, Platform, UploadId, UserRef
 from core.secrets import SecretBox
+from core.service.leases import Lease
 
 SECRET_CHECK = "secret_check"
 _SECRET_CHECK_PLAINTEXT = "picloud-bots"
@@ -53,6 +55,8 @@ class NewJob:
     reply_target: str | None
     key_fingerprint: str | None
     content_md5: str | None
+    origin: str | None = None
+    reply_secret: str | None = None
 
 
 async def is_sealed(engine: AsyncEngine) -> bool:
@@ -231,8 +235,12 @@ class Repository:
             prefs=prefs or self._default_prefs(user),
         )
 
-    async def create_job(self, job: NewJob, *, running: bool = False) -> Upload:
-        """Record an accepted upload; ``running`` when its first try starts at once."""
+    async def create_job(
+        self, job: NewJob, lease: Lease, *, running: bool = False
+    ) -> tuple[Upload, bool]:
+        """Record an accepted upload, leased to ``lease``; ``running`` when its first try
+        starts at once. A job of the same origin is not made twice: that one is returned
+        and ``False`` says so."""
         now = utcnow()
         row = Upload(
             public_id=secrets.token_urlsafe(12),
@@ -247,14 +255,33 @@ class Repository:
             content_type=job.content_type,
             options_json=json.dumps(job.options, ensure_ascii=False),
             reply_target=job.reply_target,
+            reply_secret_ciphertext=self.box.encrypt(job.reply_secret)
+            if job.reply_secret
+            else None,
+            origin=job.origin,
+            lease_owner=lease.owner,
+            lease_until=lease.until(now),
             key_fingerprint=job.key_fingerprint,
             content_md5=job.content_md5,
             created_at=now,
             updated_at=now,
         )
+        try:
+            async with self._session() as session:
+                session.add(row)
+        except IntegrityError:
+            if job.origin is None:
+                raise
+            existing = await self.find_origin(job.user.platform, job.origin)
+            if existing is None:
+                raise
+            return existing, False
+        return row, True
+
+    async def find_origin(self, platform: str, origin: str) -> Upload | None:
+        query = select(Upload).where(Upload.platform == platform, Upload.origin == origin)
         async with self._session() as session:
-            session.add(row)
-        return row
+            return (await session.exec(query)).first()
 
     async def start_attempt(self, upload_id: UploadId) -> int:
         """Mark the job running; return which attempt this is (1 for the first)."""
@@ -264,16 +291,14 @@ class Repository:
         return row.attempts
 
     async def complete_job(
-        self,
-        upload_id: UploadId,
-        media: UploadedMedia,
-        content_md5: str | None,
-        *,
-        answered: bool = False,
+        self, upload_id: UploadId, media: UploadedMedia, content_md5: str | None, lease: Lease
     ) -> Upload:
+        """Record the host's answer; the job stays leased for its answer. A job that is
+        already done (another instance finished it) keeps its first result."""
         now = utcnow()
-        return await self._update_upload(
+        row = await self._update_upload_if(
             upload_id,
+            col(Upload.status).in_((*UNFINISHED, JobStatus.FAILED)),
             status=JobStatus.DONE,
             last_error=None,
             content_md5=content_md5,
@@ -290,41 +315,210 @@ class Repository:
             size=media.size,
             expires_at=media.expires_at,
             finished_at=now,
-            **_answered(now, answered),
+            # A failure answered before (an instance that gave up) is corrected by this one.
+            answered_at=None,
+            lease_until=lease.until(now),
         )
+        return row or await self._existing(upload_id)
 
     async def fail_job(
-        self, upload_id: UploadId, error_kind: str, *, answered: bool = False
+        self, upload_id: UploadId, error_kind: str, lease: Lease | None = None
     ) -> Upload:
+        """Record a failure, unless the job already succeeded: a late error never
+        overwrites a success. The row as it now stands is returned."""
         now = utcnow()
-        return await self._update_upload(
+        row = await self._update_upload_if(
             upload_id,
+            col(Upload.status).in_(UNFINISHED),
             status=JobStatus.FAILED,
             last_error=error_kind,
             finished_at=now,
-            **_answered(now, answered),
+            **({"lease_until": lease.until(now)} if lease else {}),
         )
+        return row or await self._existing(upload_id)
 
-    async def mark_answered(self, upload_id: UploadId) -> None:
-        await self._update_upload(upload_id, answered_at=utcnow())
+    async def mark_answered(self, upload_ids: Sequence[UploadId]) -> None:
+        """The platform accepted the answers of these jobs: they are closed for good."""
+        if not upload_ids:
+            return
+        statement = (
+            update(Upload)
+            .where(col(Upload.public_id).in_(upload_ids), col(Upload.answered_at).is_(None))
+            .values(answered_at=utcnow(), lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._session() as session:
+            await session.exec(statement)
+
+    async def record_md5(self, upload_id: UploadId, content_md5: str) -> None:
+        await self._update_upload(upload_id, content_md5=content_md5)
 
     async def mark_deleted(self, upload_id: UploadId) -> None:
         await self._update_upload(upload_id, status=JobStatus.DELETED, delete_url_ciphertext=None)
 
+    async def get_reply_secret(self, upload_id: UploadId) -> SecretStr | None:
+        row = await self.find_upload(upload_id)
+        if row is None or row.reply_secret_ciphertext is None:
+            return None
+        return self.box.decrypt(row.reply_secret_ciphertext)
+
+    async def _existing(self, upload_id: UploadId) -> Upload:
+        row = await self.find_upload(upload_id)
+        if row is None:
+            raise LookupError(f"no upload {upload_id}")
+        return row
+
     async def _update_upload(self, upload_id: UploadId, **values: Any) -> Upload:
-        """One UPDATE ... RETURNING: the changed row without reading it first."""
+        row = await self._update_upload_if(upload_id, None, **values)
+        if row is None:
+            raise LookupError(f"no upload {upload_id}")
+        return row
+
+    async def _update_upload_if(
+        self, upload_id: UploadId, only_if: ColumnElement[bool] | None, **values: Any
+    ) -> Upload | None:
+        """One UPDATE ... RETURNING: the changed row without reading it first (None when
+        ``only_if`` kept it unchanged)."""
+        where = col(Upload.public_id) == upload_id
         statement = (
             update(Upload)
-            .where(col(Upload.public_id) == upload_id)
+            .where(where if only_if is None else and_(where, only_if))
             .values(updated_at=utcnow(), **values)
             .returning(Upload)
             .execution_options(synchronize_session=False)
         )
         async with self._session() as session:
             row: Upload | None = (await session.exec(statement)).scalars().one_or_none()
-        if row is None:
-            raise LookupError(f"no upload {upload_id}")
         return row
+
+    # -- leases -----------------------------------------------------------------
+
+    async def claim_jobs(
+        self, platform: Platform, lease: Lease, gone: Sequence[str], limit: int = 50
+    ) -> list[Upload]:
+        """Take the lease of open jobs (not yet answered) that nobody holds: run out, or
+        held by an instance that is gone. Two instances never get the same job."""
+        open_job = and_(col(Upload.answered_at).is_(None), col(Upload.status) != JobStatus.DELETED)
+        return await self._claim(Upload, platform, open_job, lease, gone, limit)
+
+    async def renew_jobs(self, upload_ids: Sequence[UploadId], lease: Lease) -> None:
+        if not upload_ids:
+            return
+        statement = (
+            update(Upload)
+            .where(col(Upload.public_id).in_(upload_ids), col(Upload.lease_owner) == lease.owner)
+            .values(lease_until=lease.until(utcnow()))
+            .execution_options(synchronize_session=False)
+        )
+        async with self._session() as session:
+            await session.exec(statement)
+
+    async def release_jobs(self, lease: Lease) -> None:
+        """Stopping: hand every open job this instance holds to whoever starts next."""
+        for table in (Upload, InboxEvent):
+            statement = (
+                update(table)
+                .where(table.lease_owner == lease.owner)  # type: ignore[arg-type]
+                .values(lease_owner=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            async with self._session() as session:
+                await session.exec(statement)
+
+    async def lease_owners(self, platform: Platform) -> set[str]:
+        """Who holds open jobs and events of ``platform`` now (to tell which are gone)."""
+        owners: set[str] = set()
+        for table in (Upload, InboxEvent):
+            query = (
+                select(table.lease_owner)
+                .where(table.platform == platform, col(table.lease_owner).is_not(None))
+                .distinct()
+            )
+            async with self._session() as session:
+                owners.update(o for o in (await session.exec(query)).all() if o)
+        return owners
+
+    async def _claim(
+        self,
+        table: type[Upload] | type[InboxEvent],
+        platform: Platform,
+        is_open: ColumnElement[bool],
+        lease: Lease,
+        gone: Sequence[str],
+        limit: int,
+    ) -> list[Any]:
+        now = utcnow()
+        leasable = or_(
+            col(table.lease_until).is_(None),
+            col(table.lease_until) < now,
+            col(table.lease_owner).in_(list(gone)),
+        )
+        # SKIP LOCKED on PostgreSQL: a row another instance is claiming is left to it.
+        # SQLite has no FOR UPDATE (SQLAlchemy leaves it out) and one writer at a time.
+        pick = (
+            select(table.id)
+            .where(table.platform == platform, is_open, leasable)
+            .order_by(col(table.id))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        statement = (
+            update(table)
+            .where(col(table.id).in_(pick.scalar_subquery()), leasable)
+            .values(lease_owner=lease.owner, lease_until=lease.until(now))
+            .returning(table)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._session() as session:
+            return list((await session.exec(statement)).scalars().all())
+
+    # -- inbox ------------------------------------------------------------------
+
+    async def store_event(
+        self, platform: Platform, event_key: str, payload: str, lease: Lease
+    ) -> bool:
+        """Keep an event until it is handled; False if it was stored before."""
+        now = utcnow()
+        row = InboxEvent(
+            platform=platform,
+            event_key=event_key,
+            payload_ciphertext=self.box.encrypt(payload),
+            received_at=now,
+            lease_owner=lease.owner,
+            lease_until=lease.until(now),
+        )
+        try:
+            async with self._session() as session:
+                session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+    async def event_done(self, platform: Platform, event_key: str) -> None:
+        statement = (
+            update(InboxEvent)
+            .where(
+                InboxEvent.platform == platform,  # type: ignore[arg-type]
+                InboxEvent.event_key == event_key,  # type: ignore[arg-type]
+                col(InboxEvent.done_at).is_(None),
+            )
+            .values(done_at=utcnow(), lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._session() as session:
+            await session.exec(statement)
+
+    async def claim_events(
+        self, platform: Platform, lease: Lease, gone: Sequence[str], limit: int = 100
+    ) -> list[tuple[str, str]]:
+        """Events not yet handled that nobody holds: (key, payload), oldest first."""
+        is_open = col(InboxEvent.done_at).is_(None)
+        rows = await self._claim(InboxEvent, platform, is_open, lease, gone, limit)
+        rows.sort(key=lambda row: row.id)
+        return [
+            (row.event_key, self.box.decrypt(row.payload_ciphertext).get_secret_value())
+            for row in rows
+        ]
 
     async def find_upload(self, upload_id: UploadId) -> Upload | None:
         async with self._session() as session:
@@ -404,6 +598,5 @@ def _expired(row: Upload, now: datetime) -> bool:
     return row.expires_at is not None and as_utc(row.expires_at) <= now
 
 
-def _answered(now: datetime, answered: bool) -> dict[str, datetime]:
-    # Handing the outcome to a waiting caller is its answer: record both at once.
-    return {"answered_at": now} if answered else {}
+def _encrypted(box: SecretBox, secret: str | None) -> str | None:
+    return box.encrypt(secret) if secret else None

@@ -93,6 +93,8 @@ class Upload(SQLModel, table=True):
         Index("ix_uploads_repeat", "content_md5", "key_fingerprint"),
         Index("ix_uploads_owner", "platform", "user_id", "id"),
         Index("ix_uploads_status", "platform", "status"),
+        Index("ix_uploads_open", "platform", "answered_at", "lease_until"),
+        UniqueConstraint("platform", "origin", name="uq_uploads_origin"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -110,6 +112,16 @@ class Upload(SQLModel, table=True):
     content_type: str | None = Field(default=None, max_length=128)
     options_json: str = "{}"
     reply_target: str | None = None
+    reply_secret_ciphertext: str | None = None
+    """A secret the answer needs (a Discord interaction token), encrypted."""
+    origin: str | None = Field(default=None, max_length=128)
+    """What the platform handed us (``chat:message:item``): the same event never makes
+    two jobs, however often it is handled again after a restart."""
+    lease_owner: str | None = Field(default=None, max_length=96)
+    """The instance working on the job until it is answered (see ``core.service.leases``)."""
+    lease_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     key_fingerprint: str | None = Field(default=None, max_length=64)
     content_md5: str | None = Field(default=None, max_length=32)
 
@@ -134,5 +146,31 @@ class Upload(SQLModel, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     answered_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+
+
+class InboxEvent(SQLModel, table=True):
+    """An event the platform handed us, kept until it is handled: the platform will not
+    send it again once told we have it (Telegram's next getUpdates offset, a webhook's
+    200, a Discord gateway event), so it is stored first. The payload may hold secrets
+    (a key typed in a message), so it is encrypted."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("platform", "event_key"),
+        Index("ix_inbox_open", "platform", "done_at", "lease_until"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    event_key: str = Field(max_length=64)
+    payload_ciphertext: str
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    done_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    lease_owner: str | None = Field(default=None, max_length=96)
+    lease_until: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )

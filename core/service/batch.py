@@ -11,6 +11,7 @@ from typing import Protocol
 
 from core.errors import PicloudError
 from core.links import LinkFetcher
+from core.refs import UploadId
 from core.service.types import MediaInput, UploadRequest, UploadView
 from core.service.uploads import UploadService
 
@@ -63,6 +64,18 @@ class ItemOutcome:
     @property
     def refused(self) -> bool:
         return isinstance(self.item, Refused)
+
+    @property
+    def job_id(self) -> UploadId | None:
+        """The recorded job whose answer this outcome is, if one was recorded."""
+        if self.view is not None:
+            return self.view.job_id
+        return self.error.job_id if self.error is not None else None
+
+
+def answered_jobs(outcomes: Sequence[ItemOutcome]) -> list[UploadId]:
+    """The jobs an answer listing ``outcomes`` answers."""
+    return [job for outcome in outcomes if (job := outcome.job_id) is not None]
 
 
 RequestFor = Callable[[Item, MediaInput], UploadRequest]

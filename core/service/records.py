@@ -42,7 +42,8 @@ def options_from_dict(stored: dict[str, Any]) -> UploadOptions:
     )
 
 
-def view_of(row: Upload, *, repeated: bool = False) -> UploadView:
+def view_of(row: Upload, *, repeated: bool = False, job_id: UploadId | None = None) -> UploadView:
+    """``job_id``: the job this answers, when it is not ``row``'s own (a repeat)."""
     return UploadView(
         upload_id=UploadId(row.public_id),
         media_type=MediaType(row.media_type or MediaType.IMAGE),
@@ -57,6 +58,7 @@ def view_of(row: Upload, *, repeated: bool = False) -> UploadView:
         expires_at=as_utc(row.expires_at) if row.expires_at else None,
         created_at=as_utc(row.created_at),
         repeated=repeated,
+        job_id=job_id if repeated else UploadId(row.public_id),
     )
 
 

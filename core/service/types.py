@@ -68,6 +68,10 @@ class UploadRequest:
     reply_target: str | None = None
     api_key: SecretStr | None = None
     progress: ProgressCallback | None = None
+    origin: str | None = None
+    """What the platform handed us, ``chat:message:item``: one job per origin, ever."""
+    reply_secret: SecretStr | None = None
+    """What answering needs and must be kept secret (a Discord interaction token)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,8 @@ class UploadView:
     expires_at: datetime | None
     created_at: datetime
     repeated: bool = False
+    job_id: UploadId | None = None
+    """The job this view answers (a repeat answers a new job with an earlier upload)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,7 @@ class JobOutcome:
     reply_target: str | None
     result: UploadView | None
     error: PicloudError | None
+    reply_secret: SecretStr | None = None
 
 
 Deliver = Callable[[JobOutcome], Awaitable[None]]

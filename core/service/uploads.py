@@ -1,10 +1,14 @@
 """The upload service: the one door every front-end uses to upload and delete.
 
 An upload goes: checks that need no network (size, key) → a repeat answered from
-the records → the job recorded → a place in the worker pool → the host → the
-record finished. A job whose process died is run again by :meth:`resume`, and its
-outcome handed to the front-end that registered for it, so every accepted upload
-gets exactly one answer.
+the records → the job recorded, leased to this instance → a place in the worker
+pool → the host → the record finished → the answer delivered by the front-end,
+which then reports it with :meth:`UploadService.answered`. A job stays leased until
+it is answered; one whose lease ran out (its instance died, or its answer could not
+be delivered) is claimed by any live instance that called :meth:`resume` for its
+platform, run again if unfinished, and answered through that front-end's
+``Deliver``. So every accepted upload gets its answer, and a late error never
+overwrites a success.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -29,10 +33,12 @@ from core.chevereto.models import (
     UploadSource,
 )
 from core.db.repository import NewJob, Repository
-from core.db.tables import JobStatus, Upload, UserPrefs, utcnow
+from core.db.tables import UNFINISHED, JobStatus, Upload, UserPrefs, utcnow
 from core.errors import (
+    DatabaseUnavailable,
     DuplicateUpload,
     EmptyFile,
+    LostAnswer,
     NotFound,
     PermissionDenied,
     PicloudError,
@@ -41,6 +47,7 @@ from core.errors import (
 from core.expiry import parse_optional_expiry
 from core.refs import ChatRef, Platform, UploadId, UserRef
 from core.service.keyring import KeyRing
+from core.service.leases import Lease, is_gone
 from core.service.pool import KeyedLock, WorkerPool
 from core.service.records import (
     chat_of,
@@ -68,8 +75,8 @@ REPEAT_ELSEWHERE = (
     "your key (or it was deleted), so there is no link to give back"
 )
 REPEAT_OF_LOST_ANSWER = (
-    "the host received this file before a restart, but its answer was lost; it refuses "
-    "the same file again for 24 hours"
+    "the host stored this file on an earlier try, but its answer never reached us, so "
+    "there is no link or delete button for it here; it is among your images on the site"
 )
 
 
@@ -78,6 +85,8 @@ class ServiceLimits:
     max_upload_bytes: int
     workers: int = 4
     workers_per_user: int = 2
+    lease_s: float = 60.0
+    """How long a job stays claimed by an instance that stopped renewing it."""
 
 
 @dataclass(slots=True)
@@ -90,8 +99,6 @@ class _Job:
     options: UploadOptions
     content_md5: str | None = None
     progress: ProgressCallback | None = None
-    caller_waits: bool = False
-    """A caller awaits the outcome: handing it over is the answer, recorded with it."""
 
 
 class UploadService:
@@ -113,6 +120,10 @@ class UploadService:
         self._openers: dict[str, SourceOpener] = {FILE_SCHEME: open_file_ref}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._deleting = KeyedLock()
+        self._lease = Lease.start(limits.lease_s)
+        self._in_hand: set[UploadId] = set()
+        self._deliverers: dict[Platform, Deliver] = {}
+        self._keeper: asyncio.Task[None] | None = None
 
     def register_opener(self, scheme: str, opener: SourceOpener) -> None:
         """Teach the service to reopen a front-end's media after a restart."""
@@ -137,12 +148,33 @@ class UploadService:
         if self._pool.has_room(request.user):
             # A free place now: record the job already running, one write instead of two.
             async with self._pool.slot(request.user):
-                row = await self._repo.create_job(new_job, running=True)
+                row, created = await self._repo.create_job(new_job, self._lease, running=True)
+                if not created:
+                    return self._accepted_before(row)
                 job = _job_for(row, request, resolved.key, fingerprint, options)
                 return await self._track(self._attempt(job, attempt=1))
-        row = await self._repo.create_job(new_job)
+        row, created = await self._repo.create_job(new_job, self._lease)
+        if not created:
+            return self._accepted_before(row)
         job = _job_for(row, request, resolved.key, fingerprint, options)
         return await self._track(self._run(job))
+
+    async def is_accepted(self, platform: Platform, origin: str) -> bool:
+        """Whether a job of this origin was recorded (the event was handled before)."""
+        return await self._repo.find_origin(platform, origin) is not None
+
+    @staticmethod
+    def _accepted_before(row: Upload) -> UploadView:
+        # Handled before a restart: its own lease holder answers it, not this caller.
+        if row.status == JobStatus.DONE:
+            return view_of(row)
+        raise NotFound("this upload was accepted before and is answered on its own")
+
+    async def answered(self, job_ids: Sequence[UploadId]) -> None:
+        """The platform accepted the answer of these jobs: they are closed for good.
+        Until this is said, a job's answer is due, and is delivered again by whichever
+        instance claims it once its lease runs out."""
+        await self._repo.mark_answered(job_ids)
 
     def check_size(self, size: int | None) -> None:
         """Refuse what the host would refuse anyway, before anything is downloaded."""
@@ -166,62 +198,102 @@ class UploadService:
 
     async def _attempt(self, job: _Job, attempt: int) -> UploadView:
         """One try at the host, with a place in the pool held; the outcome recorded."""
+        self._in_hand.add(job.upload_id)
         try:
-            media = await self._client.upload(
-                job.source, key=job.key, options=job.options, progress=job.progress
-            )
-        except DuplicateUpload as refusal:
-            lost_answer = attempt > 1 or refusal.after_lost_answer
-            return await self._answer_duplicate(job, lost_answer=lost_answer)
-        except PicloudError as error:
-            await self._repo.fail_job(job.upload_id, error.kind, answered=job.caller_waits)
-            raise
-        except Exception:
-            await self._repo.fail_job(job.upload_id, "error", answered=job.caller_waits)
-            raise
+            try:
+                media = await self._client.upload(
+                    job.source, key=job.key, options=job.options, progress=job.progress
+                )
+            except DuplicateUpload as refusal:
+                lost_answer = attempt > 1 or refusal.after_lost_answer
+                return await self._answer_duplicate(job, lost_answer=lost_answer)
+            except PicloudError as error:
+                return await self._fail(job, error)
+            except Exception as error:
+                await self._repo.fail_job(job.upload_id, "error", self._lease)
+                error.add_note(f"upload job {job.upload_id}")
+                raise
+        finally:
+            self._in_hand.discard(job.upload_id)
         # The host's checksum is the md5 of what it stored: the sent bytes, unless it
         # resized them, and then a known md5 of the original is the better record.
         row = await self._repo.complete_job(
-            job.upload_id, media, job.content_md5 or media.checksum, answered=job.caller_waits
+            job.upload_id, media, job.content_md5 or media.checksum, self._lease
         )
         return view_of(row)
+
+    async def _fail(self, job: _Job, error: PicloudError) -> UploadView:
+        """Record the failure and raise it, unless the job succeeded meanwhile."""
+        row = await self._repo.fail_job(job.upload_id, error.kind, self._lease)
+        if row.status == JobStatus.DONE:
+            return view_of(row)  # another instance finished it: its success stands
+        error.job_id = job.upload_id
+        raise error
 
     async def _answer_duplicate(self, job: _Job, *, lost_answer: bool) -> UploadView:
         """The host refused a repeat: answer from our records, or say plainly why not.
 
-        The host's check is by md5. Hashing every upload on the way out would cost
-        each one CPU time for the rare repeat, so an unknown md5 is computed here,
-        by reading the source once more.
+        The host's check is by md5 and it never says where the first copy is.
+        Hashing every upload on the way out would cost each one CPU time for the rare
+        repeat, so an unknown md5 is computed here, by reading the source once more.
+        A copy from an earlier try of this very job is recorded as such (with its
+        md5), so the user's history can say what became of it.
         """
-        await self._repo.fail_job(job.upload_id, DuplicateUpload.kind, answered=job.caller_waits)
         md5 = job.content_md5 or await md5_of(job.source)
         earlier = md5 and await self._repo.find_repeat(md5, job.fingerprint, self._clock())
-        if not earlier:
-            raise DuplicateUpload(REPEAT_OF_LOST_ANSWER if lost_answer else REPEAT_ELSEWHERE)
-        return view_of(earlier, repeated=True)
+        if earlier:
+            await self._repo.fail_job(job.upload_id, DuplicateUpload.kind, self._lease)
+            return view_of(earlier, repeated=True, job_id=job.upload_id)
+        if md5 and not job.content_md5:
+            await self._repo.record_md5(job.upload_id, md5)
+        if lost_answer:
+            return await self._fail(job, LostAnswer(REPEAT_OF_LOST_ANSWER))
+        return await self._fail(job, DuplicateUpload(REPEAT_ELSEWHERE))
 
     # -- after a restart ---------------------------------------------------------
 
     async def resume(self, platform: Platform, deliver: Deliver) -> int:
-        """Answer what was finished but never answered, and run what was cut off.
+        """Answer ``platform``'s jobs through ``deliver`` from now on: those that were
+        finished but never answered, and those cut off, which are run again; then,
+        every third of a lease, any whose lease runs out.
 
-        Returns how many jobs were picked up; their work goes on in the background.
+        Returns how many jobs were picked up now; their work goes on in the background.
         """
-        pending = await self._repo.unanswered_jobs(platform)
-        unfinished = await self._repo.unfinished_jobs(platform)
-        for row in pending:
-            self._track(self._deliver(row, deliver, view=None))
-        for row in unfinished:
-            self._track(self._rerun(row, deliver))
-        log.info("resuming %d unfinished and %d unanswered uploads", len(unfinished), len(pending))
-        return len(pending) + len(unfinished)
+        self._deliverers[platform] = deliver
+        claimed = await self._take_over(platform, deliver)
+        if self._keeper is None:
+            self._keeper = asyncio.create_task(self._keep_leases())
+        return claimed
+
+    async def _take_over(self, platform: Platform, deliver: Deliver) -> int:
+        gone = [owner for owner in await self._repo.lease_owners(platform) if is_gone(owner)]
+        rows = await self._repo.claim_jobs(platform, self._lease, gone)
+        for row in rows:
+            if row.status in UNFINISHED:
+                self._track(self._rerun(row, deliver))
+            else:
+                self._track(self._deliver(row, deliver, view=None))
+        if rows:
+            log.info("took over %d unanswered uploads", len(rows))
+        return len(rows)
+
+    async def _keep_leases(self) -> None:
+        """Renew what this instance works on; take over what others left."""
+        while True:
+            await asyncio.sleep(self._lease.seconds / 3)
+            try:
+                await self._repo.renew_jobs(list(self._in_hand), self._lease)
+                for platform, deliver in self._deliverers.items():
+                    await self._take_over(platform, deliver)
+            except DatabaseUnavailable as error:
+                log.warning("leases not renewed, the database is unavailable: %s", error.message)
 
     async def _rerun(self, row: Upload, deliver: Deliver) -> None:
         upload_id = UploadId(row.public_id)
         try:
             job = await self._job_from_record(row)
         except PicloudError as error:
-            await self._repo.fail_job(upload_id, error.kind)
+            await self._repo.fail_job(upload_id, error.kind, self._lease)
             await self._deliver(row, deliver, view=None, error=error)
             return
         try:
@@ -271,6 +343,7 @@ class UploadService:
                 view = view_of(fresh)
             else:
                 error = stored_error(fresh or row)
+        secret = row.reply_secret_ciphertext
         outcome = JobOutcome(
             upload_id=upload_id,
             user=owner_of(row),
@@ -278,9 +351,19 @@ class UploadService:
             reply_target=row.reply_target,
             result=view,
             error=error,
+            reply_secret=self._repo.box.decrypt(secret) if secret else None,
         )
-        await deliver(outcome)
-        await self._repo.mark_answered(upload_id)
+        try:
+            await deliver(outcome)
+        except Exception as failure:  # whatever failed, the answer is tried again later
+            log.warning(
+                "upload %s: its answer was not delivered (%s); it is tried again when its "
+                "lease runs out",
+                upload_id,
+                type(failure).__name__,
+            )
+            return
+        await self._repo.mark_answered([upload_id])
 
     # -- deleting and listing -----------------------------------------------------
 
@@ -342,10 +425,18 @@ class UploadService:
     # -- lifetime -------------------------------------------------------------------
 
     async def aclose(self) -> None:
-        """Stop work in flight; those jobs stay recorded and are resumed at next start."""
+        """Stop work in flight; those jobs stay recorded, their leases are given up, and
+        the next instance to start (or one running) takes them over at once."""
+        if self._keeper is not None:
+            self._keeper.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            await self._repo.release_jobs(self._lease)
+        except DatabaseUnavailable as error:
+            log.warning("leases not given up (they run out by themselves): %s", error.message)
+        self._lease.end()
 
     async def __aenter__(self) -> UploadService:
         return self
@@ -389,7 +480,6 @@ def _job_for(
         options=options,
         content_md5=request.media.content_md5,
         progress=request.progress,
-        caller_waits=True,
     )
 
 
@@ -410,6 +500,8 @@ def _new_job(request: UploadRequest, options: UploadOptions, fingerprint: str) -
         reply_target=request.reply_target,
         key_fingerprint=fingerprint,
         content_md5=request.media.content_md5,
+        origin=request.origin,
+        reply_secret=request.reply_secret.get_secret_value() if request.reply_secret else None,
     )
 
 

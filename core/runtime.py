@@ -26,6 +26,7 @@ from core.secrets import (
     read_secret_file,
 )
 from core.service.keyring import KeyRing
+from core.service.leases import Lease
 from core.service.profiles import Profiles
 from core.service.uploads import ServiceLimits, UploadService
 from core.settings import Settings
@@ -49,6 +50,7 @@ async def open_core(
     retry: RetryPolicy | None = None,
 ) -> AsyncIterator[Core]:
     engine = create_engine(settings.resolved_database_url)
+    lease: Lease | None = None
     try:
         await upgrade(engine)
         repo = Repository(engine, await load_secret_box(settings, engine))
@@ -63,10 +65,10 @@ async def open_core(
                 max_upload_bytes=settings.max_upload_bytes,
                 workers=settings.workers,
                 workers_per_user=settings.workers_per_user,
-                lease_s=settings.job_lease_s,
             )
             keys = KeyRing(repo, settings.api_key)
-            async with UploadService(repo, client, keys, limits) as service:
+            lease = Lease.start(settings.job_lease_s)
+            async with UploadService(repo, client, keys, limits, lease=lease) as service:
                 service.register_opener(LINK_SCHEME, links.reopen)
                 yield Core(
                     settings=settings,
@@ -77,6 +79,8 @@ async def open_core(
                     http=http,
                 )
     finally:
+        if lease is not None:
+            lease.end()
         await engine.dispose()
 
 

@@ -402,3 +402,12 @@ async def test_inbox_keeps_an_event_until_it_is_done(
     await repo.event_done(Platform.TELEGRAM, "7")
     await repo.release_jobs(taker)
     assert await repo.claim_events(Platform.TELEGRAM, taker, [LEASE.owner]) == [("8", "{}")]
+
+
+async def test_two_writers_of_a_new_users_preferences_both_land(repo: Repository) -> None:
+    # Two settings buttons pressed at once: both read "no row", both insert; one retries.
+    await asyncio.gather(
+        repo.update_prefs(USER, nsfw=True), repo.update_prefs(USER, default_expiry="P1D")
+    )
+    prefs = await repo.get_prefs(USER)
+    assert (prefs.nsfw, prefs.default_expiry) == (True, "P1D")

@@ -1,36 +1,64 @@
-"""Albums: messages that share a ``media_group_id`` arrive one by one; they are
-collected until the album goes quiet, then answered together with ONE message."""
+"""Albums: messages that share a ``media_group_id`` arrive one by one, as updates of
+their own; they are collected until the album goes quiet, then answered together with
+ONE message.
+
+Every part's handler waits until the album is handled: an update counts as done
+(in the inbox) only when its handler returns, so no part is forgotten if the
+process dies while the album is collected or uploaded.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
-from telegram import Message
+from telegram import Update
 
 ALBUM_QUIET_S = 1.0
 """Telegram sends an album's messages within a fraction of a second."""
 
-AlbumHandler = Callable[[list[Message]], Awaitable[None]]
+AlbumHandler = Callable[[list[Update]], Awaitable[None]]
+
+
+@dataclass
+class _Album:
+    parts: list[Update] = field(default_factory=list)
+    handled: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class AlbumCollector:
     def __init__(self, quiet_s: float = ALBUM_QUIET_S) -> None:
         self._quiet_s = quiet_s
-        self._albums: dict[tuple[int, str], list[Message]] = {}
-        self._timers: dict[tuple[int, str], asyncio.Task[None]] = {}
+        self._albums: dict[tuple[int, str], _Album] = {}
 
-    def add(self, message: Message, when_complete: AlbumHandler) -> None:
-        """Collect ``message``; ``when_complete`` gets the album, in order, once."""
-        assert message.media_group_id is not None
+    async def collect(self, update: Update, handle: AlbumHandler) -> None:
+        """Add ``update``'s message to its album and return once the album is handled;
+        ``handle`` gets the album's updates in message order, once."""
+        message = update.effective_message
+        assert message is not None and message.media_group_id is not None
         key = (message.chat_id, message.media_group_id)
-        self._albums.setdefault(key, []).append(message)
-        if timer := self._timers.get(key):
-            timer.cancel()
-        self._timers[key] = asyncio.create_task(self._complete_later(key, when_complete))
+        album = self._albums.get(key)
+        if album is not None:
+            album.parts.append(update)
+            await album.handled.wait()
+            return
+        album = self._albums[key] = _Album([update])
+        try:
+            await self._until_quiet(album)
+            del self._albums[key]
+            await handle(sorted(album.parts, key=_message_id))
+        finally:
+            self._albums.pop(key, None)
+            album.handled.set()
 
-    async def _complete_later(self, key: tuple[int, str], when_complete: AlbumHandler) -> None:
-        await asyncio.sleep(self._quiet_s)
-        del self._timers[key]
-        album = sorted(self._albums.pop(key), key=lambda message: message.message_id)
-        await when_complete(album)
+    async def _until_quiet(self, album: _Album) -> None:
+        seen = 0
+        while len(album.parts) != seen:
+            seen = len(album.parts)
+            await asyncio.sleep(self._quiet_s)
+
+
+def _message_id(update: Update) -> int:
+    message = update.effective_message
+    return message.message_id if message else 0

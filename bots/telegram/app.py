@@ -30,6 +30,7 @@ from bots.telegram.deps import DEPS_KEY, Deps
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
 from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
 from bots.telegram.handlers.errors import on_error
+from bots.telegram.inbox import InboxApplication, InboxQueue, replayer
 from bots.telegram.uploading import resumed_answerer
 from core.errors import ConfigurationError
 from core.i18n import N_, translator
@@ -67,10 +68,12 @@ COMMANDS = (
 )
 
 
-def build_application(settings: Settings, core: Core) -> Application:  # type: ignore[type-arg]
+def build_application(settings: Settings, core: Core) -> InboxApplication:
     assert settings.telegram_bot_token is not None
     application = (
         ApplicationBuilder()
+        .application_class(InboxApplication)
+        .update_queue(InboxQueue(core.service.inbox))
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
@@ -80,6 +83,7 @@ def build_application(settings: Settings, core: Core) -> Application:  # type: i
         .defaults(Defaults(do_quote=True))
         .build()
     )
+    assert isinstance(application, InboxApplication)
     on_cloud = settings.telegram_api_url.rstrip("/") == CLOUD_API_URL.rstrip("/")
     application.bot_data[DEPS_KEY] = Deps(
         service=core.service,
@@ -135,7 +139,7 @@ async def register_commands(application: Application) -> None:  # type: ignore[t
 
 
 @asynccontextmanager
-async def telegram_bot(settings: Settings, core: Core) -> AsyncIterator[Application]:  # type: ignore[type-arg]
+async def telegram_bot(settings: Settings, core: Core) -> AsyncIterator[InboxApplication]:
     """Start the bot (polling, or webhook when TELEGRAM_WEBHOOK_URL is set); stop on exit."""
     application = build_application(settings, core)
     async with application:
@@ -146,7 +150,9 @@ async def telegram_bot(settings: Settings, core: Core) -> AsyncIterator[Applicat
         await application.start()
         await _start_updates(application, settings)
         resumed = await core.service.resume(
-            Platform.TELEGRAM, resumed_answerer(application.bot, found)
+            Platform.TELEGRAM,
+            resumed_answerer(application.bot, found),
+            replayer(application.inbox_queue, application.bot),
         )
         log.info("telegram bot @%s is up; %d uploads resumed", found.bot_username, resumed)
         try:

@@ -15,6 +15,7 @@ import httpx
 from telegram import Bot
 from telegram.error import BadRequest, TelegramError
 
+from core.chevereto.files import read_file_chunks
 from core.chevereto.models import UploadSource
 from core.downloads import download_chunks
 from core.errors import MediaUnavailable, TooBig
@@ -86,6 +87,43 @@ class TelegramFiles:
         return FileInChat(file, self)
 
     async def source(self, file: TelegramFile) -> UploadSource:
+        """The file as a source. With its size known (Telegram almost always says), it
+        costs no request now: getFile is asked when the upload starts (``ready``), so
+        the job is recorded before any network call."""
+        if file.size is None:
+            location, size = await self._locate(file)
+            return self._source(file, location, size)
+        located: list[str] = []
+
+        async def ready() -> None:
+            if not located:
+                located.append((await self._locate(file))[0])
+
+        async def chunks() -> AsyncIterator[bytes]:
+            await ready()
+            async for chunk in self._read(located[0]):
+                yield chunk
+
+        return UploadSource.from_stream(
+            chunks, size=file.size, filename=file.filename, content_type=file.mime, ready=ready
+        )
+
+    def _source(self, file: TelegramFile, location: str, size: int) -> UploadSource:
+        def chunks() -> AsyncIterator[bytes]:
+            return self._read(location)
+
+        return UploadSource.from_stream(
+            chunks, size=size, filename=file.filename, content_type=file.mime
+        )
+
+    def _read(self, location: str) -> AsyncIterator[bytes]:
+        if Path(location).is_absolute():
+            # A local Bot API server (--local) hands out paths on its own disk.
+            return read_file_chunks(Path(location))
+        return download_chunks(self._http, location, "Telegram")
+
+    async def _locate(self, file: TelegramFile) -> tuple[str, int]:
+        """getFile: where the file is and how big."""
         try:
             found = await self._bot.get_file(file.file_id)
         except BadRequest as exc:
@@ -95,19 +133,9 @@ class TelegramFiles:
         except TelegramError as exc:
             raise MediaUnavailable(f"Telegram did not hand over the file ({exc.message})") from None
         size = found.file_size or file.size
-        location = found.file_path
-        if location is None or size is None:
+        if found.file_path is None or size is None:
             raise MediaUnavailable("Telegram did not say where or how big the file is")
-        if Path(location).is_absolute():
-            # A local Bot API server (--local) hands out paths on its own disk.
-            return UploadSource.from_path(Path(location), file.filename, file.mime)
-
-        def chunks() -> AsyncIterator[bytes]:
-            return download_chunks(self._http, location, "Telegram")
-
-        return UploadSource.from_stream(
-            chunks, size=size, filename=file.filename, content_type=file.mime
-        )
+        return found.file_path, size
 
     async def media(self, file: TelegramFile) -> MediaInput:
         """The file ready to stream; refused first if the Bot API would not serve it."""

@@ -1,8 +1,15 @@
 """Uploading what a message carries and answering it: the flow every handler shares.
 
-A status message appears at once and becomes the answer. Each item (a file, a link)
-is checked before anything is downloaded, uploaded through the core service, and
-reported in the answer whether it worked or not.
+Each item (a file, a link) is checked before anything is downloaded, recorded as a
+job whose origin is the message (``chat:message:item``), uploaded through the core
+service, and reported in the answer whether it worked or not. A status message
+appears first and becomes the answer; it is noted on the update, so an update
+handled again after a restart edits the same message instead of sending a second
+one, and items already recorded are left to the service, which answers them.
+
+Only the answer is essential: a status message or chat action Telegram refuses (a
+429 storm) costs the progress display, never the upload. The answer waits out 429s
+as often as they come, and its jobs are reported answered only once Telegram took it.
 """
 
 from __future__ import annotations
@@ -14,10 +21,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from telegram import Bot, Message, ReplyParameters
+from telegram import Message, ReplyParameters
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ExtBot
 
 from bots.telegram.answers import Answer, Outcome, render
 from bots.telegram.deps import Deps, chat_ref, user_ref
@@ -26,6 +35,7 @@ from core.chevereto.models import UploadOptions
 from core.errors import PicloudError
 from core.i18n import Translator, translator
 from core.messages import describe_error
+from core.refs import Platform
 from core.service.batch import (
     Item,
     ItemOutcome,
@@ -38,43 +48,141 @@ from core.service.types import JobOutcome, MediaInput, UploadRequest
 
 log = logging.getLogger(__name__)
 
+Bot = ExtBot[Any]
+
 PROGRESS_FROM_BYTES = 5 * 1024 * 1024
 PROGRESS_EVERY_S = 2.0
 MB = 1024 * 1024
+ANSWER_RETRIES = 1_000
+"""429s an answer waits out (each for Telegram's ``retry_after``): in effect, until
+it is delivered; a job that outlives this process is delivered by the next one."""
 
 
 @dataclass(frozen=True, slots=True)
 class Upload:
-    """Who uploads which items where; the answer replies to ``message``."""
+    """Who uploads which items where; the answer replies to ``message``.
+
+    ``origins`` name each item for the service (one job per origin, ever);
+    ``event`` is the update that carried the message, ``replayed`` whether it is
+    being handled again after a restart."""
 
     message: Message
     items: Sequence[Item]
+    origins: Sequence[str]
     options: UploadOptions
     _: Translator
+    event: int
+    replayed: bool = False
+
+
+def origins_of(message: Message, count: int) -> list[str]:
+    return [f"{message.chat_id}:{message.message_id}:{index}" for index in range(count)]
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """The message that says "Uploading…" and becomes the answer."""
+
+    bot: Bot
+    chat_id: int
+    message_id: int
+
+    async def edit(self, answer: Answer) -> None:
+        await self.bot.edit_message_text(
+            answer.text,
+            chat_id=self.chat_id,
+            message_id=self.message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=answer.markup,
+            link_preview_options=answer.preview,
+            rate_limit_args=ANSWER_RETRIES,
+        )
+
+    async def show(self, text: str) -> None:
+        """A progress text: skipped when Telegram will not take it now."""
+        with contextlib.suppress(TelegramError):
+            await self.bot.edit_message_text(text, chat_id=self.chat_id, message_id=self.message_id)
 
 
 async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
-    _ = job._
+    job = await _not_yet_accepted(deps, job)
+    if not job.items:
+        return  # recorded before a restart: the service answers those jobs
     if all(isinstance(item, Refused) for item in job.items):
-        await job.message.reply_text(_render(job, deps, [ItemOutcome(i) for i in job.items]).text)
+        answer = _render(job, deps, [ItemOutcome(i) for i in job.items])
+        await _deliver(bot, job, None, answer)
         return
-    status = await job.message.reply_text(_("Uploading…"))
+    status = await _status(bot, deps, job)
     action = asyncio.create_task(_keep_chat_action(bot, job.message.chat_id, job.items))
     try:
         outcomes = await upload_items(deps.service, deps.links, job.items, _requests(job, status))
     finally:
         action.cancel()
-    await _edit(status, _render(job, deps, outcomes))
+    await _deliver(bot, job, status, _render(job, deps, outcomes))
     await deps.service.answered(answered_jobs(outcomes))
 
 
-def _requests(job: Upload, status: Message) -> RequestFor:
+async def _not_yet_accepted(deps: Deps, job: Upload) -> Upload:
+    """The job less the items recorded before (only an update handled again has any)."""
+    if not job.replayed:
+        return job
+    accepted = await deps.service.accepted(Platform.TELEGRAM, job.origins)
+    if not accepted:
+        return job
+    kept = [
+        (item, origin)
+        for item, origin in zip(job.items, job.origins, strict=True)
+        if origin not in accepted and not isinstance(item, Refused)
+    ]
+    return Upload(
+        job.message,
+        [item for item, _origin in kept],
+        [origin for _item, origin in kept],
+        job.options,
+        job._,
+        job.event,
+        job.replayed,
+    )
+
+
+async def _status(bot: Bot, deps: Deps, job: Upload) -> Status | None:
+    """The status message: the one sent before a restart if there was one, else a new
+    one, noted on the update; None when Telegram refuses it (the answer comes anyway)."""
+    chat_id, event = job.message.chat_id, str(job.event)
+    if job.replayed and (noted := await deps.service.inbox.noted(Platform.TELEGRAM, event)):
+        return Status(bot, chat_id, int(noted))
+    try:
+        sent = await job.message.reply_text(job._("Uploading…"))
+    except Forbidden:
+        raise
+    except TelegramError as error:
+        log.info("no status message (%s); the answer will be a new message", error.message)
+        return None
+    await deps.service.inbox.note(Platform.TELEGRAM, event, str(sent.message_id))
+    return Status(bot, chat_id, sent.message_id)
+
+
+async def _deliver(bot: Bot, job: Upload, status: Status | None, answer: Answer) -> None:
+    """The answer: the status message edited, else a reply; 429s are waited out."""
+    if status is not None:
+        try:
+            await status.edit(answer)
+            return
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                return  # delivered before a restart: the same answer is already there
+            log.info("the status message is gone (%s); answering anew", error.message)
+    await _reply_anew(bot, job.message.chat_id, job.message.message_id, answer)
+
+
+def _requests(job: Upload, status: Status | None) -> RequestFor:
     message = job.message
     assert message.from_user is not None
     user = user_ref(message.from_user)
     chat = chat_ref(message.chat_id) if message.chat.type != ChatType.PRIVATE else None
     # Progress is shown for a single large file: an album's answer lists, it doesn't count.
     single = len(job.items) == 1
+    origins = {id(item): origin for item, origin in zip(job.items, job.origins, strict=True)}
 
     def request_for(item: Item, media: MediaInput) -> UploadRequest:
         large = isinstance(item, FileInChat) and (item.size or 0) >= PROGRESS_FROM_BYTES
@@ -84,7 +192,8 @@ def _requests(job: Upload, status: Message) -> RequestFor:
             chat=chat,
             options=job.options,
             reply_target=_reply_target(message, status if single else None, item.name),
-            progress=ProgressReporter(status, job._) if single and large else None,
+            progress=ProgressReporter(status, job._) if status and single and large else None,
+            origin=origins[id(item)],
         )
 
     return request_for
@@ -113,7 +222,7 @@ def describe(error: PicloudError, deps: Deps, _: Translator) -> str:
     return describe_error(error, _, deps.hints)
 
 
-def _reply_target(message: Message, status: Message | None, name: str) -> str:
+def _reply_target(message: Message, status: Status | None, name: str) -> str:
     """Where a job's answer goes if it outlives this process (see resumed_answerer):
     into its status message, unless that lists several items (an album's), then anew."""
     language = message.from_user.language_code if message.from_user else None
@@ -140,7 +249,7 @@ async def _keep_chat_action(bot: Bot, chat_id: int, items: Sequence[Item]) -> No
 class ProgressReporter:
     """Turns the client's progress calls into status edits, at most one per 2 s."""
 
-    def __init__(self, status: Message, _: Translator) -> None:
+    def __init__(self, status: Status, _: Translator) -> None:
         self._status = status
         self._ = _
         self._last_edit = 0.0
@@ -156,25 +265,12 @@ class ProgressReporter:
             return  # the previous edit is still on its way
         self._last_edit, self._last_percent = now, percent
         text = self._("Uploading… {percent}%").format(percent=percent)
-        self._pending = asyncio.create_task(_quiet_edit(self._status, text))
-
-
-async def _quiet_edit(status: Message, text: str) -> None:
-    with contextlib.suppress(TelegramError):
-        await status.edit_text(text)
-
-
-async def _edit(status: Message, answer: Answer) -> None:
-    await status.edit_text(
-        answer.text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=answer.markup,
-        link_preview_options=answer.preview,
-    )
+        self._pending = asyncio.create_task(self._status.show(text))
 
 
 def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[None]]:
-    """Answers a job that finished after a restart: edit its status, or reply anew."""
+    """Answers a job that outlived its process: edit its status, or reply anew. A chat
+    that is gone (the user blocked the bot) counts as answered: nobody is left to tell."""
 
     async def deliver(outcome: JobOutcome) -> None:
         target = json.loads(outcome.reply_target or "{}")
@@ -188,33 +284,33 @@ def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[N
             assert outcome.error is not None
             item = Outcome(name, error=describe_error(outcome.error, _, deps.hints))
         answer = render([item], _)
-        if "status" not in target:
-            await _reply_anew(bot, target, answer)
-            return
         try:
-            await bot.edit_message_text(
-                answer.text,
-                chat_id=target["chat"],
-                message_id=target["status"],
-                parse_mode=ParseMode.HTML,
-                reply_markup=answer.markup,
-                link_preview_options=answer.preview,
-            )
-        except BadRequest:
-            await _reply_anew(bot, target, answer)
+            await _deliver_resumed(bot, target, answer)
         except Forbidden:
             log.info("a resumed upload could not be answered: the user blocked the bot")
 
     return deliver
 
 
-async def _reply_anew(bot: Bot, target: dict[str, int], answer: Answer) -> None:
-    with contextlib.suppress(Forbidden):
-        await bot.send_message(
-            target["chat"],
-            answer.text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=answer.markup,
-            link_preview_options=answer.preview,
-            reply_parameters=ReplyParameters(target["reply_to"], allow_sending_without_reply=True),
-        )
+async def _deliver_resumed(bot: Bot, target: dict[str, int], answer: Answer) -> None:
+    if "status" in target:
+        try:
+            await Status(bot, target["chat"], target["status"]).edit(answer)
+            return
+        except BadRequest as error:
+            if "not modified" in error.message.lower():
+                return  # the answer went out before the restart
+            log.info("the status message is gone (%s); answering anew", error.message)
+    await _reply_anew(bot, target["chat"], target["reply_to"], answer)
+
+
+async def _reply_anew(bot: Bot, chat_id: int, reply_to: int, answer: Answer) -> None:
+    await bot.send_message(
+        chat_id,
+        answer.text,
+        parse_mode=ParseMode.HTML,
+        reply_markup=answer.markup,
+        link_preview_options=answer.preview,
+        reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True),
+        rate_limit_args=ANSWER_RETRIES,
+    )

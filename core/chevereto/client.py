@@ -146,6 +146,8 @@ class CheveretoClient:
         """
         headers = {"X-API-Key": _header_key(key), "Accept": "application/json"}
         body = _upload_body(source, options)
+        if isinstance(source, UploadSource) and source.ready is not None:
+            await source.ready()
         async for attempt in self._retrying():
             with attempt:
                 try:

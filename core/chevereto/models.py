@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -30,12 +30,16 @@ class UploadSource:
     ``open`` returns a fresh async iterator over the whole content each call; it is
     read in chunks, so a source never needs to fit in memory. ``size`` must be
     exact: the multipart body is sent with a Content-Length computed from it.
+    ``ready``, if any, is awaited once before the host is asked: a source that
+    fetches its bytes from elsewhere checks there first (and may refuse), so the
+    host never sees a body that was never going to arrive.
     """
 
     filename: str
     size: int
     open: Callable[[], ByteStream] = field(repr=False)
     content_type: str = "application/octet-stream"
+    ready: Callable[[], Awaitable[None]] | None = field(default=None, repr=False)
 
     @classmethod
     def from_bytes(
@@ -71,8 +75,11 @@ class UploadSource:
         size: int,
         filename: str,
         content_type: str = "application/octet-stream",
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> UploadSource:
-        return cls(filename=filename, size=size, open=opener, content_type=content_type)
+        return cls(
+            filename=filename, size=size, open=opener, content_type=content_type, ready=ready
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import ColumnElement, and_, func, or_, update
@@ -36,6 +36,8 @@ from core.errors import DatabaseUnavailable, SecretKeyError
 from core.refs import ChatRef, Platform, UploadId, UserRef
 from core.secrets import SecretBox
 from core.service.leases import Lease
+
+T = TypeVar("T")
 
 SECRET_CHECK = "secret_check"
 _SECRET_CHECK_PLAINTEXT = "picloud-bots"
@@ -115,8 +117,20 @@ class Repository:
 
     # -- user keys ------------------------------------------------------------
 
+    async def _upsert(self, write: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run a read-then-insert-or-update; when another writer inserted the same row
+        in between (two button presses at once), run it again: it updates that row."""
+        for last in (False, True):
+            try:
+                async with self._session() as session:
+                    return await write(session)
+            except IntegrityError:
+                if last:
+                    raise
+        raise AssertionError("unreachable")
+
     async def set_user_key(self, user: UserRef, key: str) -> None:
-        async with self._session() as session:
+        async def write(session: AsyncSession) -> None:
             row = await self._user_key_row(session, user)
             if row is None:
                 row = UserKey(
@@ -130,6 +144,8 @@ class Repository:
             row.key_fingerprint = self.box.fingerprint(key)
             row.updated_at = utcnow()
             session.add(row)
+
+        await self._upsert(write)
 
     async def get_user_key(self, user: UserRef) -> SecretStr | None:
         async with self._session() as session:
@@ -156,21 +172,25 @@ class Repository:
             return await self._chat_row(session, chat)
 
     async def set_mirroring(self, chat: ChatRef, enabled: bool, set_by: UserRef) -> None:
-        async with self._session() as session:
+        async def write(session: AsyncSession) -> None:
             row = await self._chat_row(session, chat) or self._new_chat_row(chat)
             row.mirror_enabled = enabled
             row.mirror_set_by = set_by.user_id
             row.updated_at = utcnow()
             session.add(row)
 
+        await self._upsert(write)
+
     async def set_chat_key(self, chat: ChatRef, key: str | None, set_by: UserRef) -> None:
-        async with self._session() as session:
+        async def write(session: AsyncSession) -> None:
             row = await self._chat_row(session, chat) or self._new_chat_row(chat)
             row.key_ciphertext = self.box.encrypt(key) if key else None
             row.key_fingerprint = self.box.fingerprint(key) if key else None
             row.key_set_by = set_by.user_id if key else None
             row.updated_at = utcnow()
             session.add(row)
+
+        await self._upsert(write)
 
     async def get_chat_key(self, chat: ChatRef) -> SecretStr | None:
         row = await self.get_chat_settings(chat)
@@ -200,17 +220,17 @@ class Repository:
         return UserPrefs(platform=user.platform, user_id=user.user_id, updated_at=utcnow())
 
     async def update_prefs(self, user: UserRef, **changes: Any) -> UserPrefs:
-        async with self._session() as session:
-            row = await self._prefs_row(session, user) or UserPrefs(
-                platform=user.platform, user_id=user.user_id, updated_at=utcnow()
-            )
+        async def write(session: AsyncSession) -> UserPrefs:
+            row = await self._prefs_row(session, user) or self._default_prefs(user)
             for name, value in changes.items():
                 if name not in UserPrefs.model_fields or name in {"id", "platform", "user_id"}:
                     raise ValueError(f"no preference named {name!r}")
                 setattr(row, name, value)
             row.updated_at = utcnow()
             session.add(row)
-        return row
+            return row
+
+        return await self._upsert(write)
 
     async def _prefs_row(self, session: AsyncSession, user: UserRef) -> UserPrefs | None:
         query = select(UserPrefs).where(
@@ -507,6 +527,34 @@ class Repository:
         )
         async with self._session() as session:
             await session.exec(statement)
+
+    async def note_event(self, platform: Platform, event_key: str, note: str) -> None:
+        statement = (
+            update(InboxEvent)
+            .where(
+                InboxEvent.platform == platform,  # type: ignore[arg-type]
+                InboxEvent.event_key == event_key,  # type: ignore[arg-type]
+            )
+            .values(note=note)
+            .execution_options(synchronize_session=False)
+        )
+        async with self._session() as session:
+            await session.exec(statement)
+
+    async def event_note(self, platform: Platform, event_key: str) -> str | None:
+        query = select(InboxEvent.note).where(
+            InboxEvent.platform == platform, InboxEvent.event_key == event_key
+        )
+        async with self._session() as session:
+            return (await session.exec(query)).first()
+
+    async def accepted_origins(self, platform: Platform, origins: Sequence[str]) -> set[str]:
+        """Which of these origins already made a job."""
+        query = select(Upload.origin).where(
+            Upload.platform == platform, col(Upload.origin).in_(list(origins))
+        )
+        async with self._session() as session:
+            return {origin for origin in (await session.exec(query)).all() if origin}
 
     async def claim_events(
         self, platform: Platform, lease: Lease, gone: Sequence[str], limit: int = 100

@@ -170,6 +170,8 @@ class InboxEvent(SQLModel, table=True):
     done_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+    note: str | None = None
+    """What handling it already did that must not be done twice (a message it sent)."""
     lease_owner: str | None = Field(default=None, max_length=96)
     lease_until: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)

@@ -46,6 +46,7 @@ from core.errors import (
 )
 from core.expiry import parse_optional_expiry
 from core.refs import ChatRef, Platform, UploadId, UserRef
+from core.service.inbox import Inbox, Replay
 from core.service.keyring import KeyRing
 from core.service.leases import Lease, is_gone
 from core.service.pool import KeyedLock, WorkerPool
@@ -85,8 +86,6 @@ class ServiceLimits:
     max_upload_bytes: int
     workers: int = 4
     workers_per_user: int = 2
-    lease_s: float = 60.0
-    """How long a job stays claimed by an instance that stopped renewing it."""
 
 
 @dataclass(slots=True)
@@ -109,6 +108,7 @@ class UploadService:
         keys: KeyRing,
         limits: ServiceLimits,
         *,
+        lease: Lease,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._repo = repo
@@ -120,9 +120,11 @@ class UploadService:
         self._openers: dict[str, SourceOpener] = {FILE_SCHEME: open_file_ref}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._deleting = KeyedLock()
-        self._lease = Lease.start(limits.lease_s)
+        self._lease = lease
+        self.inbox = Inbox(repo, lease)
         self._in_hand: set[UploadId] = set()
         self._deliverers: dict[Platform, Deliver] = {}
+        self._replayers: dict[Platform, Replay] = {}
         self._keeper: asyncio.Task[None] | None = None
 
     def register_opener(self, scheme: str, opener: SourceOpener) -> None:
@@ -159,9 +161,9 @@ class UploadService:
         job = _job_for(row, request, resolved.key, fingerprint, options)
         return await self._track(self._run(job))
 
-    async def is_accepted(self, platform: Platform, origin: str) -> bool:
-        """Whether a job of this origin was recorded (the event was handled before)."""
-        return await self._repo.find_origin(platform, origin) is not None
+    async def accepted(self, platform: Platform, origins: Sequence[str]) -> set[str]:
+        """Which of these origins were recorded as jobs (their event was handled before)."""
+        return await self._repo.accepted_origins(platform, origins)
 
     @staticmethod
     def _accepted_before(row: Upload) -> UploadView:
@@ -252,20 +254,35 @@ class UploadService:
 
     # -- after a restart ---------------------------------------------------------
 
-    async def resume(self, platform: Platform, deliver: Deliver) -> int:
+    async def resume(
+        self, platform: Platform, deliver: Deliver, replay: Replay | None = None
+    ) -> int:
         """Answer ``platform``'s jobs through ``deliver`` from now on: those that were
         finished but never answered, and those cut off, which are run again; then,
-        every third of a lease, any whose lease runs out.
+        every third of a lease, any whose lease runs out. With ``replay``, the inbox
+        events of ``platform`` never handled are handed to it the same way.
 
-        Returns how many jobs were picked up now; their work goes on in the background.
+        Returns how many jobs and events were picked up now; their work goes on in
+        the background.
         """
         self._deliverers[platform] = deliver
-        claimed = await self._take_over(platform, deliver)
+        if replay is not None:
+            self._replayers[platform] = replay
+        claimed = await self._take_over(platform)
         if self._keeper is None:
             self._keeper = asyncio.create_task(self._keep_leases())
         return claimed
 
-    async def _take_over(self, platform: Platform, deliver: Deliver) -> int:
+    async def _take_over(self, platform: Platform) -> int:
+        claimed = await self._take_over_jobs(platform, self._deliverers[platform])
+        if replay := self._replayers.get(platform):
+            events = await self.inbox.take_over(platform)
+            for key, payload in events:
+                await replay(key, payload)
+            claimed += len(events)
+        return claimed
+
+    async def _take_over_jobs(self, platform: Platform, deliver: Deliver) -> int:
         gone = [owner for owner in await self._repo.lease_owners(platform) if is_gone(owner)]
         rows = await self._repo.claim_jobs(platform, self._lease, gone)
         for row in rows:
@@ -283,8 +300,8 @@ class UploadService:
             await asyncio.sleep(self._lease.seconds / 3)
             try:
                 await self._repo.renew_jobs(list(self._in_hand), self._lease)
-                for platform, deliver in self._deliverers.items():
-                    await self._take_over(platform, deliver)
+                for platform in list(self._deliverers):
+                    await self._take_over(platform)
             except DatabaseUnavailable as error:
                 log.warning("leases not renewed, the database is unavailable: %s", error.message)
 
@@ -436,7 +453,6 @@ class UploadService:
             await self._repo.release_jobs(self._lease)
         except DatabaseUnavailable as error:
             log.warning("leases not given up (they run out by themselves): %s", error.message)
-        self._lease.end()
 
     async def __aenter__(self) -> UploadService:
         return self

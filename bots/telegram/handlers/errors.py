@@ -6,7 +6,7 @@ import logging
 import secrets
 
 from telegram import Update
-from telegram.error import Forbidden, TelegramError
+from telegram.error import Forbidden, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bots.telegram.deps import deps, translator_for
@@ -20,6 +20,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     error = context.error
     if isinstance(error, Forbidden):
         log.info("a user blocked the bot or left the chat; nothing to answer")
+        return
+    if isinstance(error, RetryAfter):
+        # Back-pressure, not a fault: an apology would only spend more of the budget.
+        log.info("Telegram asked to slow down; a reply was dropped")
         return
     reference = secrets.token_hex(3)
     log.error("update failed (ref %s)", reference, exc_info=error)

@@ -7,8 +7,9 @@ from telegram.ext import ContextTypes
 
 from bots.telegram.deps import chat_ref, deps, translator_for
 from bots.telegram.files import TelegramFile
+from bots.telegram.inbox import InboxApplication
 from bots.telegram.media import file_of, links_of, options_of
-from bots.telegram.uploading import Upload, upload_and_answer
+from bots.telegram.uploading import Upload, origins_of, upload_and_answer
 from core.chevereto.models import UploadOptions
 from core.i18n import Translator
 from core.service.batch import Item, Link
@@ -39,7 +40,8 @@ async def upload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         )
         return
     options = options_of(source) if source is not None and source.caption else UploadOptions()
-    await upload_and_answer(context.bot, deps(context), Upload(message, items, options, _))
+    job = _upload(update, context, message, items, options, _)
+    await upload_and_answer(context.bot, deps(context), job)
 
 
 async def group_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -57,29 +59,59 @@ async def _upload_message(
 ) -> None:
     _ = await translator_for(update, context)
     if message.media_group_id:
-        _collect_album(message, update, context, _)
+        await _collect_album(update, context, _)
         return
     items = _items_of(message, context)
     if items:
-        job = Upload(message, items, options_of(message), _)
+        job = _upload(update, context, message, items, options_of(message), _)
         await upload_and_answer(context.bot, deps(context), job)
 
 
-def _collect_album(
-    message: Message, update: Update, context: ContextTypes.DEFAULT_TYPE, _: Translator
-) -> None:
-    collector = deps(context).albums
-
-    async def when_complete(album: list[Message]) -> None:
-        items = [item for part in album for item in _items_of(part, context)]
+async def _collect_album(update: Update, context: ContextTypes.DEFAULT_TYPE, _: Translator) -> None:
+    async def when_complete(album: list[Update]) -> None:
+        messages = [part.message for part in album if part.message is not None]
+        items: list[Item] = []
+        origins: list[str] = []
+        for part in messages:
+            found = _items_of(part, context)
+            items += found
+            origins += origins_of(part, len(found))
         # The album's caption, if any, sits on one of its messages.
-        captioned = next((part for part in album if part.caption), album[0])
-        job = Upload(album[0], items, options_of(captioned), _)
-        context.application.create_task(
-            upload_and_answer(context.bot, deps(context), job), update=update
+        captioned = next((part for part in messages if part.caption), messages[0])
+        job = Upload(
+            messages[0],
+            items,
+            origins,
+            options_of(captioned),
+            _,
+            event=album[0].update_id,
+            replayed=any(_replayed(part, context) for part in album),
         )
+        await upload_and_answer(context.bot, deps(context), job)
 
-    collector.add(message, when_complete)
+    await deps(context).albums.collect(update, when_complete)
+
+
+def _upload(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    message: Message,
+    items: list[Item],
+    options: UploadOptions,
+    _: Translator,
+) -> Upload:
+    """The upload of a message's items, named after the message (see ``origins_of``)."""
+    origins = origins_of(message, len(items))
+    replayed = _replayed(update, context)
+    return Upload(message, items, origins, options, _, update.update_id, replayed)
+
+
+def _replayed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Whether this update is handled again after a restart (see ``bots/telegram/inbox.py``)."""
+    application = context.application
+    return isinstance(application, InboxApplication) and application.inbox_queue.was_replayed(
+        update
+    )
 
 
 def _items_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> list[Item]:

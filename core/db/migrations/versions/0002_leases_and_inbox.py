@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("payload_ciphertext", sa.String(), nullable=False),
         _timestamp("received_at"),
         _timestamp("done_at", nullable=True),
+        sa.Column("note", sa.String(), nullable=True),
         sa.Column("lease_owner", sa.String(96), nullable=True),
         _timestamp("lease_until", nullable=True),
         sa.UniqueConstraint("platform", "event_key"),

@@ -1,0 +1,63 @@
+"""The inbox: what a platform handed the bot, kept until it is handled.
+
+A platform sends an event once: Telegram forgets an update once the next
+``getUpdates`` offset confirms it (or a webhook answered 200), Discord never sends a
+gateway event again. So a front-end keeps each event here *before* it confirms it,
+marks it done once handled, and after a restart (or when an instance died) the
+events not done are handed to it again. Handling must then be idempotent: uploads
+are, through their origin (one job per origin); a message a handler sent can be
+noted on its event, to be reused instead of sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from core.db.repository import Repository
+from core.errors import DatabaseUnavailable
+from core.refs import Platform
+from core.service.leases import Lease, is_gone
+
+log = logging.getLogger(__name__)
+
+STORE_RETRY_MAX_S = 5.0
+
+Replay = Callable[[str, str], Awaitable[None]]
+"""Handles a kept event again: ``(event_key, payload)``."""
+
+
+class Inbox:
+    def __init__(self, repo: Repository, lease: Lease) -> None:
+        self._repo = repo
+        self._lease = lease
+
+    async def keep(self, platform: Platform, event_key: str, payload: str) -> bool:
+        """Store an event before the platform is told we have it; False if kept before.
+
+        While the database is unavailable this waits and tries again: the platform
+        then waits too (the next poll, the webhook's answer), and nothing is lost.
+        """
+        wait = 0.1
+        while True:
+            try:
+                return await self._repo.store_event(platform, event_key, payload, self._lease)
+            except DatabaseUnavailable as error:
+                log.warning("an event waits for the database: %s", error.message)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, STORE_RETRY_MAX_S)
+
+    async def done(self, platform: Platform, event_key: str) -> None:
+        await self._repo.event_done(platform, event_key)
+
+    async def note(self, platform: Platform, event_key: str, note: str) -> None:
+        await self._repo.note_event(platform, event_key, note)
+
+    async def noted(self, platform: Platform, event_key: str) -> str | None:
+        return await self._repo.event_note(platform, event_key)
+
+    async def take_over(self, platform: Platform) -> list[tuple[str, str]]:
+        """Events not done whose lease ran out or whose instance is gone, oldest first."""
+        gone = [owner for owner in await self._repo.lease_owners(platform) if is_gone(owner)]
+        return await self._repo.claim_events(platform, self._lease, gone)

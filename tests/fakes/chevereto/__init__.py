@@ -46,6 +46,25 @@ Knobs (constructor arguments, all plain attributes, settable between requests)
     clock             ``time.time`` by default; tests move time for the 24 h
                       duplicate window, the flood minute and expiration dates.
     faults, delay_s   see :class:`Fault`; ``fail_next(fault, times)`` queues faults.
+    hold_upload(stage) -> Hold
+                      pauses the next upload request (to the upload path, past any
+                      fault) that reaches ``stage``, an :class:`UploadStage`:
+                      RECEIVING  the body is on its way: paused once the first chunk of
+                                 the ``source`` file part was read (a body without a
+                                 file part: once read), before any check. If its client
+                                 is gone when it is released, the body never arrived
+                                 whole, so it is dropped unprocessed: nothing stored,
+                                 no answer.
+                      STORED     the upload was accepted and stored (it is in
+                                 ``uploads``, and counts as a duplicate for a retry) but
+                                 its answer is not sent yet: "stored, answer unseen".
+                                 Only a successful upload reaches it.
+                      A Hold (tests/fakes/server.py): ``reached``, ``await
+                      wait_reached(timeout=10) -> RecordedRequest`` (TimeoutError listing
+                      the requests seen; at RECEIVING its form fields are not recorded
+                      yet), ``release()``, ``release(proceed=False)`` (the request ends
+                      there, its connection closed with no answer). Each hold stops one
+                      request; holds still waiting at ``stop`` end as ``proceed=False``.
 
 Inspection: ``requests`` (every request, any path, in arrival order), ``uploads``
 (by ``id_encoded``, deleted ones included), ``fetched_urls``, ``delete_url(id)``.
@@ -90,8 +109,8 @@ Run standalone (the benchmark does): ``python -m tests.fakes.chevereto --port 0
 until SIGTERM or SIGINT.
 
 Modules
-    models      constants (USER_KEY, UPLOAD_PATH, MB, DAY...), Fault, RecordedRequest,
-                StoredUpload, ApiError
+    models      constants (USER_KEY, UPLOAD_PATH, MB, DAY...), Fault, UploadStage,
+                RecordedRequest, StoredUpload, ApiError
     sniffing    MediaType, sniff, dimensions, mp4_duration, is_animated
     fields      expiration_seconds, parse_tags, slugify, title_from_filename,
                 format_bytes, duration_time, gmt, encode_id
@@ -143,6 +162,7 @@ from tests.fakes.chevereto.models import (
     Fault,
     RecordedRequest,
     StoredUpload,
+    UploadStage,
 )
 from tests.fakes.chevereto.sniffing import MediaType, dimensions, is_animated, mp4_duration, sniff
 from tests.fakes.chevereto.standalone import main, serve
@@ -171,6 +191,7 @@ __all__ = [
     "RecordedRequest",
     "Source",
     "StoredUpload",
+    "UploadStage",
     "dimensions",
     "duration_time",
     "encode_id",

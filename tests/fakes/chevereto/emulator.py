@@ -1,5 +1,5 @@
 """CheveretoEmulator: the parts put together, with the routes and request handlers,
-``fail_next`` and the inspection helpers."""
+``fail_next``, ``hold_upload`` and the inspection helpers."""
 
 from __future__ import annotations
 
@@ -31,7 +31,15 @@ from tests.fakes.chevereto.models import (
     Fault,
     RecordedRequest,
     StoredUpload,
+    UploadStage,
 )
+from tests.fakes.server import Hold, abandon
+
+_SETTLE_S = 0.05
+
+
+class _Abandoned(Exception):
+    """An upload held while its body was on its way, ended without being processed."""
 
 
 class CheveretoEmulator(UploadChecks, ImageStore, Answers):
@@ -43,6 +51,10 @@ class CheveretoEmulator(UploadChecks, ImageStore, Answers):
 
     def fail_next(self, fault: Fault, times: int = 1) -> None:
         self.faults.extend([fault] * times)
+
+    def hold_upload(self, stage: UploadStage) -> Hold[RecordedRequest]:
+        """Pause the next upload request that reaches ``stage``; see the package docstring."""
+        return self._add_hold(stage.value, f"upload {stage.name}")
 
     def delete_url(self, id_encoded: str) -> str:
         upload = self.uploads[id_encoded]
@@ -57,6 +69,9 @@ class CheveretoEmulator(UploadChecks, ImageStore, Answers):
         app.router.add_get(r"/images/{path:.+}", self._direct_file)
         app.router.add_route("*", r"/{path:.*}", self._not_found)
         return app
+
+    def _seen(self) -> list[str]:
+        return [f"{r.method} {r.path}" for r in self.requests]
 
     # handlers
 
@@ -103,8 +118,28 @@ class CheveretoEmulator(UploadChecks, ImageStore, Answers):
         return web.Response()
 
     async def _upload(self, request: web.Request, *, truncate: bool) -> web.StreamResponse:
-        fields, source = await read_form(request)
-        record_form(self._recording[id(request)], fields, source)
+        record = self._recording[id(request)]
+        receiving = self._claim_hold(UploadStage.RECEIVING.value, record)
+
+        async def body_on_its_way() -> None:
+            nonlocal receiving
+            if receiving is None:
+                return
+            hold, receiving = receiving, None
+            if not await hold.pause(record):
+                raise _Abandoned
+            # A client killed while held is gone before the release (kill() reaps it), but
+            # its connection's end needs a turn or two of the loop to be seen here.
+            await asyncio.sleep(_SETTLE_S)
+            if request.transport is None:
+                raise _Abandoned  # it never finished its body: nothing to process
+
+        try:
+            fields, source = await read_form(request, body_on_its_way)
+            await body_on_its_way()  # a body without a file part: held once read
+        except _Abandoned:
+            return await abandon(request)
+        record_form(record, fields, source)
         if self.post_max_mb is not None and request.content.total_bytes > self.post_max_mb * MIB:
             fields, source = {}, None  # PHP drops a body over post_max_size
         # The server drops empty values and "0" before reading any field.
@@ -116,6 +151,9 @@ class CheveretoEmulator(UploadChecks, ImageStore, Answers):
             upload = self._accept(request, fields, source)
         except ApiError as error:
             return self._error_answer(request, answer_format, error, truncate=truncate)
+        stored = self._claim_hold(UploadStage.STORED.value, record)
+        if stored is not None and not await stored.pause(record):
+            return await abandon(request)
         return self._success_answer(request, answer_format, upload, truncate=truncate)
 
     def _accept(

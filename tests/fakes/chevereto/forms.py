@@ -4,6 +4,7 @@ fields, and the ``source`` file part hashed and measured with only its head kept
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import BodyPartReader, web
@@ -28,12 +29,22 @@ class Source:
         return cls(filename, None, len(data), md5, data[:SNIFF_BYTES], resource)
 
 
-async def read_file_part(part: BodyPartReader) -> Source:
+FirstChunk = Callable[[], Awaitable[None]]
+"""Awaited once the first chunk of the file part is read (``hold_upload(RECEIVING)``)."""
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def read_file_part(part: BodyPartReader, first_chunk: FirstChunk = _nothing) -> Source:
     """Hash and measure a file part chunk by chunk, keeping only its head."""
     digest = hashlib.md5(usedforsecurity=False)
     size = 0
     head = bytearray()
     while chunk := await part.read_chunk(READ_CHUNK):
+        if size == 0:
+            await first_chunk()
         digest.update(chunk)
         size += len(chunk)
         if len(head) < SNIFF_BYTES:
@@ -42,7 +53,9 @@ async def read_file_part(part: BodyPartReader) -> Source:
     return Source(part.filename or "", content_type, size, digest.hexdigest(), bytes(head), "file")
 
 
-async def read_form(request: web.Request) -> tuple[dict[str, str], Source | None]:
+async def read_form(
+    request: web.Request, first_chunk: FirstChunk = _nothing
+) -> tuple[dict[str, str], Source | None]:
     """Text fields and the ``source`` file part, as PHP fills $_POST and $_FILES."""
     if request.method != "POST":
         # PHP parses no other body; a query string never gets here (it is a 301).
@@ -63,7 +76,7 @@ async def read_form(request: web.Request) -> tuple[dict[str, str], Source | None
         elif part.filename is None:
             fields[part.name or ""] = await part.text()
         elif part.name == "source":
-            source = await read_file_part(part)
+            source = await read_file_part(part, first_chunk)
         else:
             await part.release()
     return fields, source

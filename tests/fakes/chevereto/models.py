@@ -37,6 +37,13 @@ class Fault(enum.Enum):
     NOT_JSON = "not_json"
 
 
+class UploadStage(enum.Enum):
+    """Where ``hold_upload`` pauses an upload request."""
+
+    RECEIVING = "receiving"  # the body is on its way: its first chunk was read
+    STORED = "stored"  # accepted and in ``uploads``; the answer not sent yet
+
+
 @dataclass
 class RecordedRequest:
     """One request as the emulator received it (any path)."""

@@ -10,6 +10,8 @@ API does closely enough that PTB 22 runs against it unmodified::
             .base_file_url(fake.file_url)    # f"{fake.base_url}/file/bot"
             .build()
         )
+        # a bot in another process: fake.env() gives TELEGRAM_BOT_TOKEN, TELEGRAM_API_URL
+        # and TELEGRAM_FILE_URL
 
 Routes
     ``/bot{token}/{method}``        any HTTP method; parameters from the query string and
@@ -51,6 +53,26 @@ Knobs (plain attributes, settable at any time)
                           the next ``times`` calls of ``method`` fail before doing
                           anything; 429 defaults to ``Too Many Requests: retry after 1``
                           with ``parameters.retry_after``.
+    hold(method, where=None) -> Hold
+                          the next call of ``method`` (case-insensitive) for which
+                          ``where(call)`` is true (the Call with its params decoded) is
+                          paused right after its parameters are read, before anything
+                          else (``fail_next`` included): it has no effect yet. It goes on
+                          as usual at ``release()`` (it is recorded when it completes,
+                          as every call is), even if its client is gone by then.
+    hold_after(method, where=None) -> Hold
+                          the next matching call does its work and is recorded (the
+                          message is sent or edited in the fake's state; ``where`` sees
+                          ``result`` or ``error_code`` too), but its HTTP answer is held
+                          back until ``release()``: "done, but the bot never saw the
+                          reply".
+                          A Hold (tests/fakes/server.py): ``reached``, ``await
+                          wait_reached(timeout=10) -> Call`` (TimeoutError listing the
+                          calls seen), ``release()``, ``release(proceed=False)`` (the
+                          call ends there, its connection closed with no answer: held
+                          before, it never took effect and is not recorded). Each hold
+                          stops one call; holds still waiting at ``stop`` end as
+                          ``proceed=False`` does.
 
 Registering chats, users and files (each returns what it registered)
     user(id, first_name, language_code="en", username=None) -> dict (a User)
@@ -119,7 +141,8 @@ Modules
                 deliver_webhook
     methods     BotMethods: getMe, commands, getUpdates, webhooks, chats, getFile...
     messages    MessageMethods: sending, copying, editing and deleting messages
-    fake        TelegramFake: the parts above, the HTTP side and the inspection helpers
+    fake        TelegramFake: the parts above, the HTTP side, the knobs and the inspection
+                helpers
 """
 
 from tests.fakes.telegram.fake import TelegramFake

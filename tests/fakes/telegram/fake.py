@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.server import Hold, abandon
 from tests.fakes.telegram.messages import MessageMethods
 from tests.fakes.telegram.methods import BotMethods
 from tests.fakes.telegram.models import (
@@ -34,6 +35,12 @@ from tests.fakes.telegram.state import _wait
 from tests.fakes.telegram.updates import UpdateInjection
 
 _TOKEN_SHAPE = re.compile(r"[0-9]+:[A-Za-z0-9_-]{35}")
+_BEFORE, _AFTER = "before", "after"  # where a hold stops a call: before its work, or after
+
+
+def _matching(method: str, where: Callable[[Call], bool] | None) -> Callable[[Call], bool]:
+    name = method.lower()
+    return lambda call: call.method.lower() == name and (where is None or where(call))
 
 
 def _ok(result: Any) -> web.Response:
@@ -91,6 +98,14 @@ class TelegramFake(UpdateInjection, BotMethods, MessageMethods):
         """PTB's ``base_file_url``: the token and the file path are appended."""
         return f"{self.base_url}/file/bot"
 
+    def env(self) -> dict[str, str]:
+        """The bot's environment for this fake (token, Bot API and file bases)."""
+        return {
+            "TELEGRAM_BOT_TOKEN": self.token,
+            "TELEGRAM_API_URL": self.api_url,
+            "TELEGRAM_FILE_URL": self.file_url,
+        }
+
     def _make_app(self) -> web.Application:
         app = web.Application(client_max_size=1 << 31)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
@@ -118,6 +133,14 @@ class TelegramFake(UpdateInjection, BotMethods, MessageMethods):
             )
         error = ApiError(error_code, description, retry_after)
         self._failures.append(_Failure(method.lower(), error, times))
+
+    def hold(self, method: str, where: Callable[[Call], bool] | None = None) -> Hold[Call]:
+        """Pause the next call of ``method`` (matching ``where``) before it does anything."""
+        return self._add_hold(_BEFORE, f"before {method}", _matching(method, where))
+
+    def hold_after(self, method: str, where: Callable[[Call], bool] | None = None) -> Hold[Call]:
+        """Let the next call of ``method`` (matching ``where``) work, then hold its answer."""
+        return self._add_hold(_AFTER, f"after {method}", _matching(method, where))
 
     # inspection
 
@@ -166,6 +189,9 @@ class TelegramFake(UpdateInjection, BotMethods, MessageMethods):
                 )
             await _wait(self._calls_changed, deadline - loop.time())
 
+    def _seen(self) -> list[str]:
+        return [call.method for call in self.calls]
+
     def _record(self, call: Call) -> None:
         self.calls.append(call)
         self._calls_changed.set()
@@ -182,26 +208,42 @@ class TelegramFake(UpdateInjection, BotMethods, MessageMethods):
             return _error(ApiError(404, "Not Found"))
         entry = self._methods.get(name.lower())
         call = Call(entry[0] if entry else name, {}, {}, self.clock())
-        recorded = False
         try:
             assert self._spool_dir is not None
             call.params, call.files = await read_params(
                 request, self._spool_dir, self.max_upload_bytes
             )
+        except ApiError as error:
+            return self._answer(call, error, recorded=False)
+        before = self._claim_hold(_BEFORE, call)
+        if before is not None and not await before.pause(call):
+            return await abandon(request)
+        recorded = False
+        try:
             if call.method == "getUpdates":
                 # Recorded on arrival: its answer may take the whole timeout.
                 self._record(call)
                 recorded = True
-            result = await self._run(call)
+            outcome: Any = await self._run(call)
         except ApiError as error:
-            call.error_code, call.description = error.code, error.description
-            if not recorded:
-                self._record(call)
-            return _error(error)
-        call.result = copy.deepcopy(result)
+            outcome = error
+        response = self._answer(call, outcome, recorded=recorded)
+        after = self._claim_hold(_AFTER, call)
+        if after is not None and not await after.pause(call):
+            return await abandon(request)
+        return response
+
+    def _answer(self, call: Call, outcome: Any, *, recorded: bool) -> web.Response:
+        """Record the call with its outcome (a result or an ApiError) and build the answer."""
+        if isinstance(outcome, ApiError):
+            call.error_code, call.description = outcome.code, outcome.description
+            response = _error(outcome)
+        else:
+            call.result = copy.deepcopy(outcome)
+            response = _ok(outcome)
         if not recorded:
             self._record(call)
-        return _ok(result)
+        return response
 
     async def _run(self, call: Call) -> Any:
         for failure in self._failures:

@@ -1,0 +1,1 @@
+"""Kill tests: the real bot in its own process, SIGKILLed at a chosen moment, restarted."""

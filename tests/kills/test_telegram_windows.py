@@ -1,0 +1,212 @@
+"""SIGKILL at each step of a Telegram upload, then a restart: one copy at the host
+(counted by md5) and one answer, in the status message the first process sent.
+
+Each window is a hold in a fake: the bot's request stops there, the test proves it
+got there (and what had already happened), kills the bot, and lets the request go
+(or drops it), so a kill that missed its window fails the test instead of passing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from core.db.tables import InboxEvent, Upload
+from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
+from tests.fakes.media import png_bytes
+from tests.fakes.server import Hold
+from tests.fakes.telegram import Call, TelegramFake
+from tests.kills.conftest import BotProcess, BotProcesses
+
+JSON = dict[str, Any]
+START_TIMEOUT = 40.0
+STEP_TIMEOUT = 30.0
+SETTLE_S = 1.5
+"""After the answer: time for a second one to show up, if the bot were to send one."""
+
+
+def _uploading(call: Call) -> bool:
+    return str(call.params.get("text", "")).startswith("Uploading")
+
+
+def _final(call: Call) -> bool:
+    return "Viewer" in str(call.params.get("text", ""))
+
+
+@dataclass(frozen=True)
+class Window:
+    """Where the first process dies: ``arm`` sets the hold; ``landed`` checks, at the
+    kill, what had and had not happened yet; ``proceed`` whether the held request
+    goes on after the kill (True: it takes effect, its answer reaches nobody);
+    ``link_lost`` when the host keeps a copy whose link nobody can know."""
+
+    name: str
+    arm: Callable[[TelegramFake, CheveretoEmulator], Hold[Any]]
+    landed: Callable[[TelegramFake, CheveretoEmulator, JSON], None]
+    proceed: bool = True
+    link_lost: bool = False
+
+
+def _no_status_yet(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    # Telegram has forgotten the update (the next getUpdates confirmed it): only our
+    # inbox still knows it.
+    assert fake.pending_updates == []
+    assert fake.messages(chat["id"]) == []
+    assert host.uploads == {}
+
+
+def _status_no_upload(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    assert [m["text"] for m in fake.messages(chat["id"])] == ["Uploading…"]
+    assert host.requests == []
+
+
+def _body_on_its_way(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    assert fake.downloads, "the photo was being downloaded from Telegram"
+    assert host.uploads == {}
+
+
+def _stored(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    assert len(host.uploads) == 1
+    assert [m["text"] for m in fake.messages(chat["id"])] == ["Uploading…"]
+
+
+def _answer_not_yet_shown(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    assert len(host.uploads) == 1
+    assert [m["text"] for m in fake.messages(chat["id"])] == ["Uploading…"]
+
+
+def _answer_shown(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    (message,) = fake.messages(chat["id"])
+    assert "Viewer" in message["text"]
+
+
+WINDOWS = [
+    Window(
+        "update received, before any answer",
+        lambda fake, host: fake.hold("sendMessage", where=_uploading),
+        _no_status_yet,
+        proceed=False,
+    ),
+    Window(
+        "job recorded, file not yet located (getFile on its way)",
+        lambda fake, host: fake.hold("getFile"),
+        _status_no_upload,
+        proceed=False,
+    ),
+    Window(
+        "file located, its answer never seen (getFile answered)",
+        lambda fake, host: fake.hold_after("getFile"),
+        _status_no_upload,
+    ),
+    Window(
+        "body on its way to the host",
+        lambda fake, host: host.hold_upload(UploadStage.RECEIVING),
+        _body_on_its_way,
+    ),
+    Window(
+        "host stored it, its answer unseen",
+        lambda fake, host: host.hold_upload(UploadStage.STORED),
+        _stored,
+        link_lost=True,
+    ),
+    Window(
+        "answer on its way",
+        lambda fake, host: fake.hold("editMessageText", where=_final),
+        _answer_not_yet_shown,
+        proceed=False,
+    ),
+    Window(
+        "answer delivered, Telegram's reply unseen",
+        lambda fake, host: fake.hold_after("editMessageText", where=_final),
+        _answer_shown,
+    ),
+]
+
+
+@pytest.fixture
+def alice(telegram_fake: TelegramFake) -> JSON:
+    return telegram_fake.user(1001, "Alice", "en", "alice")
+
+
+@pytest.mark.parametrize("window", WINDOWS, ids=[w.name for w in WINDOWS])
+async def test_killed_at_each_step_the_restart_answers_once(
+    window: Window,
+    bot_process: BotProcesses,
+    telegram_fake: TelegramFake,
+    picloud: CheveretoEmulator,
+    alice: JSON,
+) -> None:
+    fake, chat = telegram_fake, telegram_fake.private_chat(alice)
+    await bot_process.store_user_key(alice["id"], USER_KEY)
+    first = await _started(bot_process)
+    hold = window.arm(fake, picloud)
+    photo = png_bytes(width=40, height=30, seed=41)
+    fake.send_photo(chat, alice, photo)
+
+    await hold.wait_reached(timeout=STEP_TIMEOUT)
+    window.landed(fake, picloud, chat)
+    first.kill()
+    hold.release(proceed=window.proceed)
+
+    second = await _started(bot_process)
+    (answer,) = await _answers(fake, chat)
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+    copies = [u for u in picloud.uploads.values() if u.md5 == _md5(photo)]
+    assert len(copies) == 1
+    if window.link_lost:
+        # The host never said where its copy is: the user is told so, truthfully.
+        assert "earlier try" in answer["text"]
+        assert picloud.base_url in answer["text"]
+        (job,) = await _jobs(bot_process)
+        assert (job.last_error, job.content_md5) == ("lost_answer", _md5(photo))
+    else:
+        assert copies[0].image["url_viewer"] in answer["text"]
+    assert await _inbox_open(bot_process) == []
+
+
+async def _started(bot_process: BotProcesses) -> BotProcess:
+    process = bot_process()
+    await process.start()
+    await process.wait_ready(timeout=START_TIMEOUT)
+    return process
+
+
+async def _answers(fake: TelegramFake, chat: JSON) -> list[JSON]:
+    """The bot's messages in the chat once one of them is an answer, and after a pause
+    in which a second answer would have shown up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STEP_TIMEOUT
+    while not any(_answered(m) for m in fake.messages(chat["id"])):
+        if loop.time() >= deadline:
+            seen = [(c.method, c.params.get("text")) for c in fake.calls]
+            raise TimeoutError(f"no answer after {STEP_TIMEOUT} s; calls: {seen}")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(SETTLE_S)
+    return fake.messages(chat["id"])
+
+
+def _answered(message: JSON) -> bool:
+    return not str(message.get("text", "")).startswith("Uploading")
+
+
+def _md5(data: bytes) -> str:
+    return hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+
+async def _jobs(bot_process: BotProcesses) -> list[Upload]:
+    async with bot_process.open_core() as core, AsyncSession(core.repo._engine) as session:
+        return list((await session.exec(select(Upload))).all())
+
+
+async def _inbox_open(bot_process: BotProcesses) -> list[str]:
+    """Updates kept and never done: none once the restarted bot has handled them."""
+    async with bot_process.open_core() as core, AsyncSession(core.repo._engine) as session:
+        query = select(InboxEvent.event_key).where(InboxEvent.done_at == None)  # noqa: E711
+        return list((await session.exec(query)).all())

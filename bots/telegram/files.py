@@ -10,11 +10,13 @@ import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
-from telegram import Bot
 from telegram.error import BadRequest, TelegramError
+from telegram.ext import ExtBot
 
+from bots.telegram.limits import ESSENTIAL_RETRIES
 from core.chevereto.files import read_file_chunks
 from core.chevereto.models import UploadSource
 from core.downloads import download_chunks
@@ -78,7 +80,9 @@ class TelegramFiles:
     """Fetches files from the Bot API; ``download_limit`` is what getFile serves (20 MB
     on the cloud API; None for a local server, which serves anything)."""
 
-    def __init__(self, bot: Bot, http: httpx.AsyncClient, download_limit: int | None) -> None:
+    def __init__(
+        self, bot: ExtBot[Any], http: httpx.AsyncClient, download_limit: int | None
+    ) -> None:
         self._bot = bot
         self._http = http
         self._download_limit = download_limit
@@ -125,7 +129,7 @@ class TelegramFiles:
     async def _locate(self, file: TelegramFile) -> tuple[str, int]:
         """getFile: where the file is and how big."""
         try:
-            found = await self._bot.get_file(file.file_id)
+            found = await self._bot.get_file(file.file_id, rate_limit_args=ESSENTIAL_RETRIES)
         except BadRequest as exc:
             if "too big" in exc.message.lower():
                 raise BotApiFileTooBig(file.size) from None

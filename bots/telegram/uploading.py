@@ -31,6 +31,7 @@ from telegram.ext import ExtBot
 from bots.telegram.answers import Answer, Outcome, render
 from bots.telegram.deps import Deps, chat_ref, user_ref
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, BotApiFileTooBig, FileInChat
+from bots.telegram.limits import ESSENTIAL_RETRIES
 from core.chevereto.models import UploadOptions
 from core.errors import PicloudError
 from core.i18n import Translator, translator
@@ -53,9 +54,6 @@ Bot = ExtBot[Any]
 PROGRESS_FROM_BYTES = 5 * 1024 * 1024
 PROGRESS_EVERY_S = 2.0
 MB = 1024 * 1024
-ANSWER_RETRIES = 1_000
-"""429s an answer waits out (each for Telegram's ``retry_after``): in effect, until
-it is delivered; a job that outlives this process is delivered by the next one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +93,7 @@ class Status:
             parse_mode=ParseMode.HTML,
             reply_markup=answer.markup,
             link_preview_options=answer.preview,
-            rate_limit_args=ANSWER_RETRIES,
+            rate_limit_args=ESSENTIAL_RETRIES,
         )
 
     async def show(self, text: str) -> None:
@@ -312,5 +310,5 @@ async def _reply_anew(bot: Bot, chat_id: int, reply_to: int, answer: Answer) -> 
         reply_markup=answer.markup,
         link_preview_options=answer.preview,
         reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True),
-        rate_limit_args=ANSWER_RETRIES,
+        rate_limit_args=ESSENTIAL_RETRIES,
     )

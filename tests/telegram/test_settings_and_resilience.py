@@ -192,3 +192,53 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+async def test_a_429_storm_on_every_call_costs_neither_the_upload_nor_the_answer(
+    keyed_bot: Bot,
+) -> None:
+    bot = keyed_bot
+    # Four in a row: one more than the rate limiter waits out for a progress call.
+    for method in ("sendMessage", "sendChatAction", "getFile"):
+        bot.fake.fail_next(method, error_code=429, retry_after=1, times=4)
+    sent = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=50))
+
+    (answer,) = await _viewer_messages(bot, count=1)
+
+    # The status message was given up (progress only); the answer came as a reply.
+    assert answer["reply_to_message"]["message_id"] == sent["message"]["message_id"]
+    assert len(bot.host.uploads) == 1
+    assert [c.error_code for c in bot.fake.calls_to("getFile")] == [429] * 4 + [None]
+    assert bot.fake.calls_to("sendChatAction")[0].error_code == 429
+    assert len(bot.fake.messages(bot.alice_chat["id"])) == 1
+
+
+async def test_the_answer_waits_out_a_429_storm(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    bot.fake.fail_next("editMessageText", error_code=429, retry_after=1, times=5)
+    bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=51))
+
+    await _viewer_messages(bot, count=1)
+
+    assert [c.error_code for c in bot.fake.calls_to("editMessageText")] == [429] * 5 + [None]
+    assert len(bot.fake.messages(bot.alice_chat["id"])) == 1
+    (job,) = await bot.core.service.history(person(bot.alice))
+    for _ in range(50):  # reported answered just after Telegram took the answer
+        row = await bot.core.repo.find_upload(job.upload_id)
+        if row is not None and row.answered_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the delivered answer was never reported")
+
+
+async def _viewer_messages(bot: Bot, count: int, timeout: float = 30.0) -> list[dict[str, object]]:
+    def answers() -> list[dict[str, object]]:
+        chat = bot.alice_chat["id"]
+        return [m for m in bot.fake.messages(chat) if "Viewer" in str(m.get("text", ""))]
+
+    for _ in range(int(timeout * 10)):
+        if len(answers()) >= count:
+            return answers()
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{len(answers())} of {count} answers after {timeout} s")

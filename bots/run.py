@@ -1,5 +1,9 @@
 """``picloud-bots run``: every front-end whose token is set, in one asyncio process,
-until SIGINT or SIGTERM. Work in flight stays recorded and resumes at next start."""
+until SIGINT or SIGTERM.
+
+A stop is bounded: new work stops at once, uploads in flight may finish for
+``PICLOUD_STOP_GRACE_S``, then the rest is cut off (recorded, it resumes at the next
+start) and the process exits 0, within Docker's ten seconds."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
 from core.runtime import open_core
@@ -15,6 +20,8 @@ from core.settings import Settings
 
 EXIT_OK = 0
 EXIT_CONFIG = 2
+CLOSE_S = 1.5
+"""After the grace: time to close connections before the process leaves regardless."""
 
 log = logging.getLogger(__name__)
 
@@ -27,33 +34,47 @@ async def run_bots(settings: Settings) -> int:
             file=sys.stderr,
         )
         return EXIT_CONFIG
-    serving = asyncio.create_task(_serve(settings))
+    up, stopping = asyncio.Event(), asyncio.Event()
+    serving = asyncio.create_task(_serve(settings, up, stopping))
     stopped = asyncio.create_task(_stop_signal())
     await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
     if serving.done():
         stopped.cancel()
         serving.result()  # a start-up failure (ConfigurationError...) ends here, loudly
         return EXIT_OK
-    # Stopped, maybe mid-start: leaving the contexts closes bots and core cleanly, and
-    # uploads in flight stay recorded for the next start.
-    log.info("stopping: uploads in flight resume at the next start")
-    serving.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await serving
+    if not up.is_set():
+        # Stopped mid-start: leaving the contexts closes what was opened.
+        serving.cancel()
+    log.info("stopping: uploads in flight get %.0f s to finish", settings.stop_grace_s)
+    stopping.set()
+    try:
+        async with asyncio.timeout(settings.stop_grace_s + CLOSE_S):
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+    except TimeoutError:
+        log.warning("stopped before every connection closed; nothing is lost")
     return EXIT_OK
 
 
-async def _serve(settings: Settings) -> None:
+async def _serve(settings: Settings, up: asyncio.Event, stopping: asyncio.Event) -> None:
     async with open_core(settings) as core, AsyncExitStack() as bots:
+        intake: list[Callable[[], Awaitable[None]]] = []
         if settings.telegram_bot_token is not None:
-            from bots.telegram.app import telegram_bot
+            from bots.telegram.app import stop_updates, telegram_bot
 
-            await bots.enter_async_context(telegram_bot(settings, core))
+            application = await bots.enter_async_context(telegram_bot(settings, core))
+            intake.append(lambda: stop_updates(application))
         if settings.discord_bot_token is not None:
             from bots.discord.app import discord_bot
 
             await bots.enter_async_context(discord_bot(settings, core))
-        await asyncio.Event().wait()  # until cancelled
+        up.set()
+        await stopping.wait()
+        for stop_intake in intake:
+            await stop_intake()
+        cut_off = await core.service.drain(settings.stop_grace_s)
+        if cut_off:
+            log.info("%d uploads cut off by the stop resume at the next start", cut_off)
 
 
 async def _stop_signal() -> None:

@@ -158,9 +158,14 @@ async def telegram_bot(settings: Settings, core: Core) -> AsyncIterator[InboxApp
         try:
             yield application
         finally:
-            assert application.updater is not None
-            await application.updater.stop()
+            await stop_updates(application)
             await application.stop()
+
+
+async def stop_updates(application: Application) -> None:  # type: ignore[type-arg]
+    """Take no new updates (polling stops; the webhook server closes)."""
+    if application.updater is not None and application.updater.running:
+        await application.updater.stop()
 
 
 async def _start_updates(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]

@@ -81,6 +81,11 @@ REPEAT_OF_LOST_ANSWER = (
 )
 
 
+class ShuttingDown(asyncio.CancelledError):
+    """The service stopped taking new uploads: the work is left for the next start
+    (an inbox event stays undone, so it is handled again then)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ServiceLimits:
     max_upload_bytes: int
@@ -126,6 +131,7 @@ class UploadService:
         self._deliverers: dict[Platform, Deliver] = {}
         self._replayers: dict[Platform, Replay] = {}
         self._keeper: asyncio.Task[None] | None = None
+        self._accepting = True
 
     def register_opener(self, scheme: str, opener: SourceOpener) -> None:
         """Teach the service to reopen a front-end's media after a restart."""
@@ -134,7 +140,10 @@ class UploadService:
     # -- uploading --------------------------------------------------------------
 
     async def upload(self, request: UploadRequest) -> UploadView:
-        """Upload and wait for the result; raise a :class:`PicloudError` on failure."""
+        """Upload and wait for the result; raise a :class:`PicloudError` on failure
+        (:class:`ShuttingDown` once :meth:`drain` began)."""
+        if not self._accepting:
+            raise ShuttingDown("stopping: this upload is left for the next start")
         self.check_size(_size_of(request.media.source))
         stored = await self._repo.upload_context(request.user, request.chat)
         resolved = self.keys.choose(stored, given=request.api_key)
@@ -440,6 +449,21 @@ class UploadService:
         return view_of(row) if row and row.status == JobStatus.DONE else None
 
     # -- lifetime -------------------------------------------------------------------
+
+    async def drain(self, grace_s: float) -> int:
+        """Stop taking uploads; let those in flight finish for up to ``grace_s``, then
+        cut the rest off (they stay recorded and are finished at the next start).
+        Returns how many were cut off."""
+        self._accepting = False
+        if self._keeper is not None:
+            self._keeper.cancel()
+        pending: set[asyncio.Task[Any]] = set(self._tasks)
+        if pending:
+            _done, pending = await asyncio.wait(pending, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return len(pending)
 
     async def aclose(self) -> None:
         """Stop work in flight; those jobs stay recorded, their leases are given up, and

@@ -1,0 +1,98 @@
+"""SIGTERM is a bounded stop: no new work, uploads in flight get PICLOUD_STOP_GRACE_S to
+finish, then the process exits 0 (within Docker's ten seconds) and the rest is
+finished at the next start."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+import pytest
+
+from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
+from tests.fakes.media import png_bytes
+from tests.fakes.telegram import TelegramFake
+from tests.kills.conftest import BotProcess, BotProcesses
+
+JSON = dict[str, Any]
+START_TIMEOUT = 40.0
+STEP_TIMEOUT = 30.0
+DOCKER_STOP_S = 10.0
+
+
+@pytest.fixture
+def alice(telegram_fake: TelegramFake) -> JSON:
+    return telegram_fake.user(1001, "Alice", "en", "alice")
+
+
+async def test_sigterm_with_a_slow_host_exits_in_time_and_the_next_start_finishes(
+    bot_process: BotProcesses,
+    telegram_fake: TelegramFake,
+    picloud: CheveretoEmulator,
+    alice: JSON,
+) -> None:
+    fake, chat = telegram_fake, telegram_fake.private_chat(alice)
+    await bot_process.store_user_key(alice["id"], USER_KEY)
+    first = await _started(bot_process)
+    slow_host = picloud.hold_upload(UploadStage.RECEIVING)  # the host takes "forever"
+    photo = png_bytes(width=40, height=30, seed=61)
+    fake.send_photo(chat, alice, photo)
+    await slow_host.wait_reached(timeout=STEP_TIMEOUT)
+
+    code, seconds = await first.terminate(timeout=STEP_TIMEOUT)
+    slow_host.release()
+
+    assert code == 0
+    assert seconds < DOCKER_STOP_S
+    assert "cut off by the stop" in first.logs()
+    assert picloud.uploads == {}
+    second = await _started(bot_process)
+    answer = await _answer(fake, chat)
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+    (copy,) = picloud.uploads.values()
+    assert copy.md5 == hashlib.md5(photo, usedforsecurity=False).hexdigest()
+    assert copy.image["url_viewer"] in answer["text"]
+    assert len(fake.messages(chat["id"])) == 1
+
+
+async def test_sigterm_lets_an_upload_in_flight_finish_and_answer(
+    bot_process: BotProcesses,
+    telegram_fake: TelegramFake,
+    picloud: CheveretoEmulator,
+    alice: JSON,
+) -> None:
+    fake, chat = telegram_fake, telegram_fake.private_chat(alice)
+    await bot_process.store_user_key(alice["id"], USER_KEY)
+    first = await _started(bot_process, PICLOUD_STOP_GRACE_S="5")
+    host = picloud.hold_upload(UploadStage.RECEIVING)
+    fake.send_photo(chat, alice, png_bytes(width=40, height=30, seed=62))
+    await host.wait_reached(timeout=STEP_TIMEOUT)
+
+    stopping = asyncio.create_task(first.terminate(timeout=STEP_TIMEOUT))
+    await asyncio.sleep(1.0)  # the stop has begun: the host answers within the grace
+    host.release()
+    code, seconds = await stopping
+
+    assert code == 0
+    assert seconds < DOCKER_STOP_S
+    (message,) = fake.messages(chat["id"])
+    assert "Viewer" in message["text"]
+    assert "cut off" not in first.logs()
+
+
+async def _started(bot_process: BotProcesses, **env: str) -> BotProcess:
+    process = bot_process(**env)
+    await process.start()
+    await process.wait_ready(timeout=START_TIMEOUT)
+    return process
+
+
+async def _answer(fake: TelegramFake, chat: JSON) -> JSON:
+    for _ in range(int(STEP_TIMEOUT * 10)):
+        answered = [m for m in fake.messages(chat["id"]) if "Viewer" in m.get("text", "")]
+        if answered:
+            await asyncio.sleep(1.0)  # room for a second answer, were there one
+            return answered[0]
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no answer; calls: {[c.method for c in fake.calls]}")

@@ -1,0 +1,125 @@
+"""Several Telegram instances on one PostgreSQL database: a job is claimed by one
+instance only, and one whose instance died is taken over by a live one.
+
+Runs when PICLOUD_TEST_DATABASE_URL names a PostgreSQL server (CI sets it); each test
+gets a database of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.db import POSTGRES_ENV, postgres_database
+from tests.fakes.chevereto import UPLOAD_PATH, USER_KEY, CheveretoEmulator, UploadStage
+from tests.fakes.media import png_bytes
+from tests.fakes.telegram import TelegramFake
+from tests.kills.conftest import BotProcess, BotProcesses
+
+JSON = dict[str, Any]
+START_TIMEOUT = 40.0
+STEP_TIMEOUT = 30.0
+
+
+@pytest.fixture
+async def on_postgres(bot_process: BotProcesses) -> AsyncIterator[BotProcesses]:
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    async with postgres_database(server) as url:
+        bot_process.database_url = url
+        yield bot_process
+
+
+@pytest.fixture
+def alice(telegram_fake: TelegramFake) -> JSON:
+    return telegram_fake.user(1001, "Alice", "en", "alice")
+
+
+async def test_two_instances_started_together_after_a_kill_finish_the_job_once(
+    on_postgres: BotProcesses,
+    telegram_fake: TelegramFake,
+    picloud: CheveretoEmulator,
+    alice: JSON,
+) -> None:
+    fake, chat = telegram_fake, telegram_fake.private_chat(alice)
+    await on_postgres.store_user_key(alice["id"], USER_KEY)
+    first = await _started(on_postgres())
+    receiving = picloud.hold_upload(UploadStage.RECEIVING)
+    photo = png_bytes(width=40, height=30, seed=71)
+    fake.send_photo(chat, alice, photo)
+    await receiving.wait_reached(timeout=STEP_TIMEOUT)
+    first.kill()
+    receiving.release()
+    tries_before = _upload_requests(picloud)
+
+    second, third = on_postgres(), on_postgres()
+    await asyncio.gather(second.start(), third.start())
+    await asyncio.gather(
+        second.wait_ready(timeout=START_TIMEOUT), third.wait_ready(timeout=START_TIMEOUT)
+    )
+    answer = await _answer(fake, chat)
+    for process in (second, third):
+        assert (await process.terminate(timeout=STEP_TIMEOUT))[0] == 0
+
+    assert _upload_requests(picloud) == tries_before + 1  # one instance took the job
+    (copy,) = picloud.uploads.values()
+    assert copy.md5 == hashlib.md5(photo, usedforsecurity=False).hexdigest()
+    assert copy.image["url_viewer"] in answer["text"]
+    assert len(fake.messages(chat["id"])) == 1
+    took_over = ["took over" in p.logs() for p in (second, third)]
+    assert sorted(took_over) == [False, True]
+
+
+async def test_a_live_instance_takes_over_the_job_of_one_that_died(
+    on_postgres: BotProcesses,
+    telegram_fake: TelegramFake,
+    picloud: CheveretoEmulator,
+    alice: JSON,
+) -> None:
+    fake, chat = telegram_fake, telegram_fake.private_chat(alice)
+    await on_postgres.store_user_key(alice["id"], USER_KEY)
+    lease = {"PICLOUD_JOB_LEASE_S": "3"}  # leases looked at every second
+    first = await _started(on_postgres(**lease))
+    receiving = picloud.hold_upload(UploadStage.RECEIVING)
+    fake.send_photo(chat, alice, png_bytes(width=40, height=30, seed=72))
+    await receiving.wait_reached(timeout=STEP_TIMEOUT)
+    # A second instance comes up while the first holds the job: it leaves it alone.
+    second = await _started(on_postgres(**lease))
+    await asyncio.sleep(2.0)
+    assert "took over" not in second.logs()
+
+    first.kill()
+    receiving.release()
+
+    answer = await _answer(fake, chat)
+    assert "took over 1 unanswered uploads" in second.logs()
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+    (copy,) = picloud.uploads.values()
+    assert copy.image["url_viewer"] in answer["text"]
+    assert len(fake.messages(chat["id"])) == 1
+
+
+def _upload_requests(host: CheveretoEmulator) -> int:
+    return sum(1 for request in host.requests if request.path == UPLOAD_PATH)
+
+
+async def _started(process: BotProcess) -> BotProcess:
+    await process.start()
+    await process.wait_ready(timeout=START_TIMEOUT)
+    return process
+
+
+async def _answer(fake: TelegramFake, chat: JSON) -> JSON:
+    for _ in range(int(STEP_TIMEOUT * 10)):
+        answered = [m for m in fake.messages(chat["id"]) if "Viewer" in m.get("text", "")]
+        if answered:
+            await asyncio.sleep(1.5)  # room for a second answer, were there one
+            return answered[0]
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"no answer; calls: {[c.method for c in fake.calls]}")

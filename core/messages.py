@@ -9,6 +9,7 @@ import httpx
 
 from core.errors import (
     BadKey,
+    DatabaseUnavailable,
     DuplicateUpload,
     EmptyFile,
     FloodLimited,
@@ -45,6 +46,18 @@ def api_key_page(api_url: str) -> str:
     """The site's API key settings page, from its upload endpoint."""
     url = httpx.URL(api_url)
     return str(url.copy_with(path="/settings/api", query=None, fragment=None))
+
+
+def describe_delay(error: Exception, _: Translator) -> str:
+    """What a person waiting reads while an upload waits out a passing failure."""
+    if isinstance(error, FloodLimited):
+        return _(
+            "The upload host is busy (too many uploads this minute). Your upload waits "
+            "and finishes by itself; this message becomes its answer."
+        )
+    if isinstance(error, DatabaseUnavailable):
+        return _("Busy, retrying… Your upload goes on by itself in a moment.")
+    return _("The upload host is not answering; retrying by itself…")
 
 
 def describe_error(error: PicloudError, _: Translator, hints: Hints) -> str:
@@ -106,6 +119,8 @@ def describe_error(error: PicloudError, _: Translator, hints: Hints) -> str:
         return _("That link cannot be fetched ({reason}).").format(reason=error.message)
     if isinstance(error, InputError):
         return error.message
+    if isinstance(error, DatabaseUnavailable):
+        return _("The bot is busy right now. Try again in a minute.")
     return _("Something went wrong on our side. Try again later.")
 
 

@@ -12,13 +12,19 @@ when the process died are put on the queue again at the next start
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Update
+from telegram.error import TelegramError
 from telegram.ext import Application
 
+from core.errors import DatabaseUnavailable
+from core.i18n import translator
+from core.messages import describe_delay
 from core.refs import Platform
 from core.service.inbox import Inbox, Replay
 
@@ -35,7 +41,9 @@ class InboxQueue(asyncio.Queue[object]):
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
-            await self.inbox.keep(Platform.TELEGRAM, str(item.update_id), item.to_json())
+            await self.inbox.keep(
+                Platform.TELEGRAM, str(item.update_id), item.to_json(), _busy_notice(item)
+            )
         await super().put(item)
 
     async def put_again(self, update: Update) -> None:
@@ -64,6 +72,20 @@ class InboxApplication(Application):  # type: ignore[type-arg]
         # Not reached when cancelled by a stop: the update is handled again at next start.
         if isinstance(update, Update):
             await self.inbox_queue.done(update)
+
+
+def _busy_notice(update: Update) -> Callable[[], Awaitable[None]]:
+    """Tells the sender that their message waits for the bot's database."""
+
+    async def tell() -> None:
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or update.callback_query is not None:
+            return
+        _ = translator(user.language_code if user else None)
+        with contextlib.suppress(TelegramError):
+            await chat.send_message(describe_delay(DatabaseUnavailable("busy"), _))
+
+    return tell
 
 
 def replayer(queue: InboxQueue, bot: Bot) -> Replay:

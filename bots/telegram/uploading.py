@@ -35,7 +35,7 @@ from bots.telegram.limits import ESSENTIAL_RETRIES
 from core.chevereto.models import UploadOptions
 from core.errors import PicloudError
 from core.i18n import Translator, translator
-from core.messages import describe_error
+from core.messages import describe_delay, describe_error
 from core.refs import Platform
 from core.service.batch import (
     Item,
@@ -77,29 +77,40 @@ def origins_of(message: Message, count: int) -> list[str]:
     return [f"{message.chat_id}:{message.message_id}:{index}" for index in range(count)]
 
 
-@dataclass(frozen=True, slots=True)
 class Status:
-    """The message that says "Uploading…" and becomes the answer."""
+    """The message that says "Uploading…" and becomes the answer. Progress texts
+    never land after the answer: edits go one at a time, and once the answer is in,
+    progress is skipped."""
 
-    bot: Bot
-    chat_id: int
-    message_id: int
+    def __init__(self, bot: Bot, chat_id: int, message_id: int) -> None:
+        self.bot = bot
+        self.chat_id = chat_id
+        self.message_id = message_id
+        self._editing = asyncio.Lock()
+        self._answered = False
 
     async def edit(self, answer: Answer) -> None:
-        await self.bot.edit_message_text(
-            answer.text,
-            chat_id=self.chat_id,
-            message_id=self.message_id,
-            parse_mode=ParseMode.HTML,
-            reply_markup=answer.markup,
-            link_preview_options=answer.preview,
-            rate_limit_args=ESSENTIAL_RETRIES,
-        )
+        async with self._editing:
+            await self.bot.edit_message_text(
+                answer.text,
+                chat_id=self.chat_id,
+                message_id=self.message_id,
+                parse_mode=ParseMode.HTML,
+                reply_markup=answer.markup,
+                link_preview_options=answer.preview,
+                rate_limit_args=ESSENTIAL_RETRIES,
+            )
+            self._answered = True
 
     async def show(self, text: str) -> None:
         """A progress text: skipped when Telegram will not take it now."""
-        with contextlib.suppress(TelegramError):
-            await self.bot.edit_message_text(text, chat_id=self.chat_id, message_id=self.message_id)
+        async with self._editing:
+            if self._answered:
+                return
+            with contextlib.suppress(TelegramError):
+                await self.bot.edit_message_text(
+                    text, chat_id=self.chat_id, message_id=self.message_id
+                )
 
 
 async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
@@ -191,6 +202,7 @@ def _requests(job: Upload, status: Status | None) -> RequestFor:
             options=job.options,
             reply_target=_reply_target(message, status if single else None, item.name),
             progress=ProgressReporter(status, job._) if status and single and large else None,
+            on_delay=DelayNotice(status, job._) if status else None,
             origin=origins[id(item)],
         )
 
@@ -264,6 +276,25 @@ class ProgressReporter:
         self._last_edit, self._last_percent = now, percent
         text = self._("Uploading… {percent}%").format(percent=percent)
         self._pending = asyncio.create_task(self._status.show(text))
+
+
+class DelayNotice:
+    """Says in the status message why an upload waits (the host busy, the database
+    locked), once per reason: the answer replaces it when the upload is through."""
+
+    def __init__(self, status: Status, _: Translator) -> None:
+        self._status = status
+        self._ = _
+        self._told: set[type[Exception]] = set()
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def __call__(self, error: Exception) -> None:
+        if type(error) in self._told:
+            return
+        self._told.add(type(error))
+        task = asyncio.create_task(self._status.show(describe_delay(error, self._)))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
 
 def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[None]]:

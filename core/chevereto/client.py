@@ -32,6 +32,7 @@ from core.chevereto.answers import SentBody, is_storage_full, read_upload_answer
 from core.chevereto.models import (
     TITLE_LIMIT,
     ApiKey,
+    DelayCallback,
     DeleteOutcome,
     ProgressCallback,
     RemoteUrl,
@@ -136,19 +137,21 @@ class CheveretoClient:
         key: ApiKey,
         options: UploadOptions = UploadOptions(),  # noqa: B008 (frozen: safe to share)
         progress: ProgressCallback | None = None,
+        on_delay: DelayCallback | None = None,
     ) -> UploadedMedia:
         """Upload a file (streamed) or a URL (fetched by the host) with ``key``.
 
         Local checks come first and cost no request: :class:`MissingKey`,
         :class:`InvalidApiKey`, :class:`EmptyFile`, :class:`LinkRefused`. Transient
         failures are retried (each try re-opens the source and restarts
-        ``progress``); anything else is raised as the host's answer means it.
+        ``progress``; ``on_delay`` hears of each wait); anything else is raised as the
+        host's answer means it.
         """
         headers = {"X-API-Key": _header_key(key), "Accept": "application/json"}
         body = _upload_body(source, options)
         if isinstance(source, UploadSource) and source.ready is not None:
             await source.ready()
-        async for attempt in self._retrying():
+        async for attempt in self._retrying(on_delay):
             with attempt:
                 try:
                     return await self._post(body, headers, progress)
@@ -231,19 +234,15 @@ class CheveretoClient:
         # text may contain the request URL, is neither the cause nor the context.
         raise failure from None
 
-    def _retrying(self) -> AsyncIterable[stamina.Attempt]:
+    def _retrying(self, on_delay: DelayCallback | None = None) -> AsyncIterable[stamina.Attempt]:
         policy = self._retry
         started = time.monotonic()
 
         def retry_after(exc: Exception) -> bool | float:
-            if not isinstance(exc, HostUnavailable) or is_storage_full(exc):
-                return False
-            log.info("a try failed (%s): %s", exc.kind, exc.message)
-            if isinstance(exc, FloodLimited):
-                wait = policy.flood_wait_s + random.uniform(0, policy.wait_jitter_s)  # noqa: S311
-                # Sleeping past the deadline would only delay the same answer.
-                return wait if time.monotonic() - started + wait < policy.deadline_s else False
-            return True
+            decision = _retry_decision(exc, policy, started)
+            if decision is not False and on_delay is not None:
+                on_delay(exc)
+            return decision
 
         return stamina.retry_context(
             on=retry_after,
@@ -253,6 +252,18 @@ class CheveretoClient:
             wait_max=policy.wait_max_s,
             wait_jitter=policy.wait_jitter_s,
         )
+
+
+def _retry_decision(exc: Exception, policy: RetryPolicy, started: float) -> bool | float:
+    """Whether (and after how long) a failed try is tried again."""
+    if not isinstance(exc, HostUnavailable) or is_storage_full(exc):
+        return False
+    log.info("a try failed (%s): %s", exc.kind, exc.message)
+    if isinstance(exc, FloodLimited):
+        wait = policy.flood_wait_s + random.uniform(0, policy.wait_jitter_s)  # noqa: S311
+        # Sleeping past the deadline would only delay the same answer.
+        return wait if time.monotonic() - started + wait < policy.deadline_s else False
+    return True
 
 
 def form_fields(options: UploadOptions) -> list[tuple[str, str]]:

@@ -21,6 +21,9 @@ TITLE_LIMIT = 100
 ByteStream = AsyncIterator[bytes]
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes sent, total bytes) as the body goes out."""
+DelayCallback = Callable[[Exception], None]
+"""Called when a passing failure (the host busy or down, the database locked) makes an
+upload wait and try again, so the person waiting can be told."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,11 +33,18 @@ class Inbox:
         self._repo = repo
         self._lease = lease
 
-    async def keep(self, platform: Platform, event_key: str, payload: str) -> bool:
+    async def keep(
+        self,
+        platform: Platform,
+        event_key: str,
+        payload: str,
+        on_delay: Callable[[], Awaitable[None]] | None = None,
+    ) -> bool:
         """Store an event before the platform is told we have it; False if kept before.
 
-        While the database is unavailable this waits and tries again: the platform
-        then waits too (the next poll, the webhook's answer), and nothing is lost.
+        While the database is unavailable this waits and tries again (``on_delay`` is
+        awaited at the first wait): the platform then waits too (the next poll, the
+        webhook's answer), and nothing is lost.
         """
         wait = 0.1
         while True:
@@ -45,6 +52,9 @@ class Inbox:
                 return await self._repo.store_event(platform, event_key, payload, self._lease)
             except DatabaseUnavailable as error:
                 log.warning("an event waits for the database: %s", error.message)
+                if on_delay is not None:
+                    await on_delay()
+                    on_delay = None
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, STORE_RETRY_MAX_S)
 

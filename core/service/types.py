@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from core.chevereto.files import read_file_chunks
 from core.chevereto.models import (
+    DelayCallback,
     MediaType,
     ProgressCallback,
     RemoteUrl,
@@ -68,6 +69,8 @@ class UploadRequest:
     reply_target: str | None = None
     api_key: SecretStr | None = None
     progress: ProgressCallback | None = None
+    on_delay: DelayCallback | None = None
+    """Told when the upload waits out a passing failure (host busy, database locked)."""
     origin: str | None = None
     """What the platform handed us, ``chat:message:item``: one job per origin, ever."""
     reply_secret: SecretStr | None = None

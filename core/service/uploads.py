@@ -17,7 +17,8 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from pydantic import SecretStr
 
 from core.chevereto.client import CheveretoClient
 from core.chevereto.models import (
+    DelayCallback,
     DeleteOutcome,
     ProgressCallback,
     RemoteUrl,
@@ -71,6 +73,9 @@ from core.service.types import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+DATABASE_PATIENCE_S = 120.0
+"""How long an upload waits for a locked or unreachable database before it gives up."""
+
 REPEAT_ELSEWHERE = (
     "the host already has this file from this bot in the last 24 hours, but not from "
     "your key (or it was deleted), so there is no link to give back"
@@ -103,6 +108,7 @@ class _Job:
     options: UploadOptions
     content_md5: str | None = None
     progress: ProgressCallback | None = None
+    on_delay: DelayCallback | None = None
 
 
 class UploadService:
@@ -145,7 +151,9 @@ class UploadService:
         if not self._accepting:
             raise ShuttingDown("stopping: this upload is left for the next start")
         self.check_size(_size_of(request.media.source))
-        stored = await self._repo.upload_context(request.user, request.chat)
+        stored = await self._patiently(
+            lambda: self._repo.upload_context(request.user, request.chat), request.on_delay
+        )
         resolved = self.keys.choose(stored, given=request.api_key)
         fingerprint = self.keys.fingerprint(resolved.key)
         if request.media.content_md5 and (
@@ -159,12 +167,17 @@ class UploadService:
         if self._pool.has_room(request.user):
             # A free place now: record the job already running, one write instead of two.
             async with self._pool.slot(request.user):
-                row, created = await self._repo.create_job(new_job, self._lease, running=True)
+                row, created = await self._patiently(
+                    lambda: self._repo.create_job(new_job, self._lease, running=True),
+                    request.on_delay,
+                )
                 if not created:
                     return self._accepted_before(row)
                 job = _job_for(row, request, resolved.key, fingerprint, options)
                 return await self._track(self._attempt(job, attempt=1))
-        row, created = await self._repo.create_job(new_job, self._lease)
+        row, created = await self._patiently(
+            lambda: self._repo.create_job(new_job, self._lease), request.on_delay
+        )
         if not created:
             return self._accepted_before(row)
         job = _job_for(row, request, resolved.key, fingerprint, options)
@@ -213,7 +226,11 @@ class UploadService:
         try:
             try:
                 media = await self._client.upload(
-                    job.source, key=job.key, options=job.options, progress=job.progress
+                    job.source,
+                    key=job.key,
+                    options=job.options,
+                    progress=job.progress,
+                    on_delay=job.on_delay,
                 )
             except DuplicateUpload as refusal:
                 lost_answer = attempt > 1 or refusal.after_lost_answer
@@ -228,14 +245,36 @@ class UploadService:
             self._in_hand.discard(job.upload_id)
         # The host's checksum is the md5 of what it stored: the sent bytes, unless it
         # resized them, and then a known md5 of the original is the better record.
-        row = await self._repo.complete_job(
-            job.upload_id, media, job.content_md5 or media.checksum, self._lease
+        md5 = job.content_md5 or media.checksum
+        row = await self._patiently(
+            lambda: self._repo.complete_job(job.upload_id, media, md5, self._lease), job.on_delay
         )
         return view_of(row)
 
+    async def _patiently(
+        self, step: Callable[[], Awaitable[T]], on_delay: DelayCallback | None
+    ) -> T:
+        """A database step that waits out a locked or briefly unreachable database (the
+        host may already hold the file: its record must not be lost to a busy moment)."""
+        deadline = time.monotonic() + DATABASE_PATIENCE_S
+        wait = 0.2
+        while True:
+            try:
+                return await step()
+            except DatabaseUnavailable as error:
+                if time.monotonic() + wait > deadline:
+                    raise
+                log.warning("an upload waits for the database: %s", error.message)
+                if on_delay is not None:
+                    on_delay(error)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, 5.0)
+
     async def _fail(self, job: _Job, error: PicloudError) -> UploadView:
         """Record the failure and raise it, unless the job succeeded meanwhile."""
-        row = await self._repo.fail_job(job.upload_id, error.kind, self._lease)
+        row = await self._patiently(
+            lambda: self._repo.fail_job(job.upload_id, error.kind, self._lease), job.on_delay
+        )
         if row.status == JobStatus.DONE:
             return view_of(row)  # another instance finished it: its success stands
         error.job_id = job.upload_id
@@ -520,6 +559,7 @@ def _job_for(
         options=options,
         content_md5=request.media.content_md5,
         progress=request.progress,
+        on_delay=request.on_delay,
     )
 
 

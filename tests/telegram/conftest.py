@@ -15,6 +15,9 @@ from telegram.ext import Application
 
 from bots.telegram.app import telegram_bot
 from core.chevereto.client import RetryPolicy
+from core.errors import DatabaseUnavailable, FloodLimited, HostUnavailable
+from core.i18n import translator
+from core.messages import describe_delay
 from core.refs import Platform, UserId, UserRef
 from core.runtime import Core, open_core
 from tests.db import make_settings
@@ -77,8 +80,17 @@ class Bot:
         return "\n".join(json.dumps(call.params, ensure_ascii=False) for call in self.fake.calls)
 
 
+_DELAY_NOTICES = {
+    describe_delay(error, translator(language))
+    for error in (FloodLimited("busy"), HostUnavailable("down"), DatabaseUnavailable("locked"))
+    for language in (None, "ru")
+}
+"""What a status message says while an upload waits; the answer comes after."""
+
+
 def _final(call: Call) -> bool:
-    return not str(call.params.get("text", "")).startswith(("Uploading", "Загружаю"))
+    text = str(call.params.get("text", ""))
+    return call.ok and not text.startswith(("Uploading", "Загружаю")) and text not in _DELAY_NOTICES
 
 
 def _status_of(fake: TelegramFake, chat: JSON, user_message_id: int) -> int | None:
@@ -114,7 +126,7 @@ def open_bot(telegram_fake: TelegramFake, picloud: CheveretoEmulator, tmp_path: 
     """Starts the bot; starting it again on the same data dir is a restart."""
 
     @asynccontextmanager
-    async def opener(**overrides: Any) -> AsyncIterator[Bot]:
+    async def opener(retry: RetryPolicy = FAST_RETRY, **overrides: Any) -> AsyncIterator[Bot]:
         values: dict[str, Any] = {
             "api_url": picloud.api_url,
             "telegram_bot_token": TOKEN,
@@ -128,7 +140,7 @@ def open_bot(telegram_fake: TelegramFake, picloud: CheveretoEmulator, tmp_path: 
         alice = fake.user(1001, "Alice", "en", "alice")
         bob = fake.user(1002, "Bob", "ru", "bob")
         async with (
-            open_core(settings, retry=FAST_RETRY) as core,
+            open_core(settings, retry=retry) as core,
             telegram_bot(settings, core) as app,
         ):
             yield Bot(

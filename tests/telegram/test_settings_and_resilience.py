@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.fakes.chevereto import USER_KEY, Fault
+from core.chevereto.client import RetryPolicy
+from tests.fakes.chevereto import USER_KEY, Fault, UploadStage
 from tests.fakes.media import big_png_file, png_bytes
-from tests.fakes.telegram import TOKEN
+from tests.fakes.telegram import TOKEN, Call
 from tests.telegram.conftest import Bot, OpenBot, button_data, person
 
 
@@ -242,3 +246,76 @@ async def _viewer_messages(bot: Bot, count: int, timeout: float = 30.0) -> list[
             return answers()
         await asyncio.sleep(0.1)
     raise AssertionError(f"{len(answers())} of {count} answers after {timeout} s")
+
+
+PATIENT = RetryPolicy(
+    attempts=3,
+    deadline_s=30,
+    wait_initial_s=0.01,
+    wait_max_s=0.02,
+    wait_jitter_s=0,
+    flood_wait_s=1.0,
+)
+
+
+def _says(fragment: str) -> Callable[[Call], bool]:
+    return lambda call: call.ok and fragment in str(call.params.get("text", ""))
+
+
+async def test_a_flooded_host_is_told_at_once_then_edited_into_the_answer(
+    open_bot: OpenBot,
+) -> None:
+    async with open_bot(retry=PATIENT) as bot:
+        await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+        bot.host.flood_per_minute = 1
+        first = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=52))
+        await bot.answer_to(bot.alice_chat, first)
+        bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=53))
+
+        (busy,) = await bot.fake.wait_for("editMessageText", where=_says("host is busy"))
+        bot.host.clock = lambda: time.time() + 61  # the host's minute is over
+        answers = await bot.fake.wait_for("editMessageText", where=_says("Viewer"), count=2)
+
+    assert answers[1].params["message_id"] == busy.params["message_id"]
+    assert len(bot.host.uploads) == 2
+
+
+async def test_a_locked_database_mid_upload_says_busy_then_goes_on(
+    keyed_bot: Bot, tmp_path: Path
+) -> None:
+    bot = keyed_bot
+    receiving = bot.host.hold_upload(UploadStage.RECEIVING)
+    bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=54))
+    await receiving.wait_reached()
+    # Another program holds the database's write lock while the host stores the photo.
+    locker = sqlite3.connect(tmp_path / "data" / "picloud-bots.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        receiving.release()
+        await bot.fake.wait_for("editMessageText", where=_says("Busy, retrying"), timeout=20)
+        assert bot.host.uploads  # stored at the host; only our record waits
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+
+    (answer,) = await _viewer_messages(bot, count=1)
+    (job,) = await bot.core.service.history(person(bot.alice))
+    assert job.url_viewer is not None and job.url_viewer in str(answer["text"])
+
+
+async def test_a_locked_database_when_a_message_arrives_says_busy_then_goes_on(
+    keyed_bot: Bot, tmp_path: Path
+) -> None:
+    bot = keyed_bot
+    locker = sqlite3.connect(tmp_path / "data" / "picloud-bots.db", isolation_level=None)
+    locker.execute("BEGIN EXCLUSIVE")
+    try:
+        bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=55))
+        await bot.fake.wait_for("sendMessage", where=_says("Busy, retrying"), timeout=20)
+        assert bot.fake.pending_updates  # not confirmed to Telegram before it is kept
+    finally:
+        locker.execute("COMMIT")
+        locker.close()
+
+    assert len(await _viewer_messages(bot, count=1)) == 1
+    assert len(bot.host.uploads) == 1

@@ -283,6 +283,7 @@ async def _upload_and_answer(
         channel_id=interaction.channel_id,
         options=options,
         language=language,
+        interaction=interaction,
     )
     await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
     await deps.service.answered(answer.jobs)

@@ -6,7 +6,7 @@ import asyncio
 
 from tests.discord.conftest import JSON, SERVER_KEY, Bot, OpenBot, custom_ids, person
 from tests.fakes.chevereto import USER_KEY, Fault
-from tests.fakes.discord import Callback
+from tests.fakes.discord import Callback, DiscordFake
 from tests.fakes.media import png_bytes
 
 
@@ -234,20 +234,45 @@ async def test_commands_carry_russian_localizations(bot: Bot) -> None:
     assert options["attachment"]["name_localizations"]["ru"] == "вложение"
 
 
-async def test_restart_finishes_a_cut_off_upload_and_answers_in_the_channel(
-    open_bot: OpenBot,
-) -> None:
+async def _cut_off_upload(open_bot: OpenBot) -> JSON:
+    """An /upload cut off by a crash after its defer; the host lost it too."""
     async with open_bot() as bot:
         await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
         bot.host.delay_s = 5
         bot.host.fail_next(Fault.DROP)  # the first try's answer is lost...
         bot.host.fail_next(Fault.DELAY)  # ...and the retry is still running at the crash
         attachment = bot.fake.add_attachment(png_bytes(seed=11), "late.png", "image/png")
-        await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+        interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
         await bot.fake.wait_for("POST", r"^/interactions/")
         await asyncio.sleep(0.5)
     bot.host.faults.clear()
     bot.host.uploads.clear()  # the host lost it too (as if its answer never came)
+    return interaction
+
+
+async def test_restart_finishes_a_cut_off_upload_and_answers_its_deferred_response(
+    open_bot: OpenBot,
+) -> None:
+    interaction = await _cut_off_upload(open_bot)
+
+    async with open_bot() as again:
+        for _ in range(100):
+            original = again.fake.original_response(interaction)
+            if original and original.get("embeds"):
+                break
+            await asyncio.sleep(0.1)
+        channel_posts = again.fake.messages(again.channel["id"])
+
+    (upload,) = again.host.uploads.values()
+    assert original is not None and original["embeds"][0]["url"] == upload.image["url_viewer"]
+    assert channel_posts == []
+
+
+async def test_restart_after_the_interaction_expired_answers_in_the_channel(
+    open_bot: OpenBot, discord_fake: DiscordFake
+) -> None:
+    interaction = await _cut_off_upload(open_bot)
+    discord_fake.interaction_token_lifetime = 0  # Discord no longer takes its token
 
     async with open_bot() as again:
         answer = await again.fake.wait_for_message(
@@ -256,6 +281,7 @@ async def test_restart_finishes_a_cut_off_upload_and_answers_in_the_channel(
 
     (upload,) = again.host.uploads.values()
     assert answer["embeds"][0]["url"] == upload.image["url_viewer"]
+    assert not (again.fake.original_response(interaction) or {}).get("embeds")
 
 
 async def test_the_server_key_can_be_removed(bot: Bot) -> None:

@@ -1,0 +1,91 @@
+"""SIGKILL of the Discord bot after it deferred an interaction, then a restart: the
+deferred "thinking…" response is resolved with the answer (through the interaction's
+token, kept encrypted), one copy at the host, and nothing else is posted."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from core.refs import Platform
+from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
+from tests.fakes.discord import DiscordFake
+from tests.fakes.media import png_bytes
+from tests.kills.conftest import BotProcess, BotProcesses
+
+JSON = dict[str, Any]
+START_TIMEOUT = 40.0
+STEP_TIMEOUT = 30.0
+
+
+@pytest.fixture
+def server(discord_fake: DiscordFake) -> tuple[JSON, JSON, JSON]:
+    """A guild, its channel and Alice, registered before the bot connects."""
+    alice = discord_fake.user(2001, "alice")
+    guild = discord_fake.guild(3001, "Cats", owner_id=alice["id"])
+    channel = discord_fake.channel(3001, 3002, "general")
+    discord_fake.member(3001, alice)
+    return guild, channel, alice
+
+
+@pytest.mark.parametrize(
+    "stage",
+    [UploadStage.RECEIVING, UploadStage.STORED],
+    ids=["body on its way", "host stored it, its answer unseen"],
+)
+async def test_killed_after_the_defer_the_restart_answers_the_deferred_response(
+    stage: UploadStage,
+    bot_process: BotProcesses,
+    discord_fake: DiscordFake,
+    picloud: CheveretoEmulator,
+    server: tuple[JSON, JSON, JSON],
+) -> None:
+    fake, (guild, channel, alice) = discord_fake, server
+    await bot_process.store_user_key(alice["id"], USER_KEY, platform=Platform.DISCORD)
+    first = await _started(bot_process)
+    hold = picloud.hold_upload(stage)
+    attachment = fake.add_attachment(png_bytes(seed=81), "cat.png", "image/png")
+    interaction = await fake.slash_command(
+        guild, channel, alice, "upload", {}, attachments={"attachment": attachment}
+    )
+
+    deferred = await fake.wait_for_response(interaction)
+    await hold.wait_reached(timeout=STEP_TIMEOUT)
+    assert deferred.type == 5  # "thinking…": Discord will not send this interaction again
+    first.kill()
+    hold.release()
+
+    second = await _started(bot_process)
+    answer = await _resolved(fake, interaction)
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+    (copy,) = picloud.uploads.values()
+    (embed,) = answer["embeds"]
+    if stage is UploadStage.RECEIVING:
+        assert embed["url"] == copy.image["url_viewer"]
+    else:
+        assert "earlier try" in embed["description"]
+    bot_posts = [
+        m for m in fake.messages(channel["id"]) if m["author"]["id"] == fake.bot_user["id"]
+    ]
+    assert bot_posts == []
+    assert fake.followups(interaction) in ([], [answer])
+
+
+async def _started(bot_process: BotProcesses) -> BotProcess:
+    process = bot_process("discord")
+    await process.start()
+    await process.wait_ready(timeout=START_TIMEOUT)
+    return process
+
+
+async def _resolved(fake: DiscordFake, interaction: JSON) -> JSON:
+    """The interaction's @original once it holds an answer (and a pause for a second)."""
+    for _ in range(int(STEP_TIMEOUT * 10)):
+        original = fake.original_response(interaction)
+        if original is not None and original.get("embeds"):
+            await asyncio.sleep(1.5)
+            return fake.original_response(interaction) or original
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"the deferred response was never resolved; calls: {fake.calls[-10:]}")

@@ -184,6 +184,8 @@ async def test_webhook_mode_checks_the_secret(open_bot: OpenBot) -> None:
         update = bot.fake.send_text(bot.alice_chat, bot.alice, "/help")
         wrong = await bot.fake.deliver_webhook(update, secret_token="wrong")
         right = await bot.fake.deliver_webhook(update, secret_token="s3cret-token")
+        # Telegram forgets an update once answered 200: by then it is in our inbox.
+        assert await _kept(bot, update["update_id"])
         reply = await bot.reply_to(bot.alice_chat, update)
 
     assert wrong == 403
@@ -319,3 +321,14 @@ async def test_a_locked_database_when_a_message_arrives_says_busy_then_goes_on(
 
     assert len(await _viewer_messages(bot, count=1)) == 1
     assert len(bot.host.uploads) == 1
+
+
+async def _kept(bot: Bot, update_id: int) -> bool:
+    from sqlmodel import select
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from core.db.tables import InboxEvent
+
+    async with AsyncSession(bot.core.repo._engine) as session:
+        query = select(InboxEvent).where(InboxEvent.event_key == str(update_id))
+        return (await session.exec(query)).first() is not None

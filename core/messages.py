@@ -3,6 +3,7 @@ one on what to do, in their language, the same in every front-end."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -30,6 +31,7 @@ from core.errors import (
     UrlUploadsDisabled,
 )
 from core.i18n import Translator
+from core.service.types import LostCopy
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +124,22 @@ def describe_error(error: PicloudError, _: Translator, hints: Hints) -> str:
     if isinstance(error, DatabaseUnavailable):
         return _("The bot is busy right now. Try again in a minute.")
     return _("Something went wrong on our side. Try again later.")
+
+
+def describe_lost_copies(copies: Sequence[LostCopy], _: Translator, hints: Hints) -> str:
+    """The part of ``/history`` about copies the host holds without a link."""
+    site = str(httpx.URL(hints.settings_url).copy_with(path="/"))
+    lines = [
+        _(
+            "The host also holds these without a link (its answer never reached me); "
+            "find them among your images on {site}:"
+        ).format(site=site)
+    ]
+    for copy in copies:
+        when = copy.sent_at.strftime("%Y-%m-%d %H:%M UTC")
+        md5 = f", md5 {copy.content_md5[:12]}…" if copy.content_md5 else ""
+        lines.append(f"• {copy.name}, {when}{md5}")
+    return "\n".join(lines)
 
 
 def mirroring_status(mirroring: bool, shared_key: bool, _: Translator) -> str:

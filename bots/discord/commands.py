@@ -27,7 +27,7 @@ from core.chevereto.models import UploadOptions
 from core.errors import InputError, KeyProblem
 from core.expiry import parse_optional_expiry
 from core.i18n import Translator, translator
-from core.messages import describe_error, mirroring_status
+from core.messages import describe_error, describe_lost_copies, mirroring_status
 from core.service.batch import Item, Link
 
 EXPIRY_CHOICES = ("10m", "1h", "6h", "1d", "1w", "1mo", "6mo", "1y")
@@ -255,13 +255,16 @@ async def _set_mirroring(interaction: discord.Interaction, enabled: bool | None)
 async def history(interaction: discord.Interaction) -> None:
     deps = deps_of(interaction)
     _ = await translator_for(deps, interaction.user, interaction.locale)
-    views = await deps.service.history(user_ref(interaction.user), HISTORY_SIZE)
-    if not views:
+    user = user_ref(interaction.user)
+    views = await deps.service.history(user, HISTORY_SIZE)
+    lost = await deps.service.lost_copies(user, HISTORY_SIZE)
+    if not views and not lost:
         await interaction.response.send_message(_("You have no uploads yet."), ephemeral=True)
         return
     await interaction.response.send_message(
+        content=describe_lost_copies(lost, _, deps.hints) if lost else None,
         embeds=[upload_embed(view, _) for view in views],
-        view=upload_buttons(views, _),
+        view=upload_buttons(views, _) if views else discord.utils.MISSING,
         ephemeral=True,
     )
 

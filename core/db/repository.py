@@ -32,12 +32,13 @@ from core.db.tables import (
     as_utc,
     utcnow,
 )
-from core.errors import DatabaseUnavailable, SecretKeyError
+from core.errors import DatabaseUnavailable, LostAnswer, SecretKeyError
 from core.refs import ChatRef, Platform, UploadId, UserRef
 from core.secrets import SecretBox
 from core.service.leases import Lease
 
 T = TypeVar("T")
+LOST_ANSWER = LostAnswer.kind
 
 SECRET_CHECK = "secret_check"
 _SECRET_CHECK_PLAINTEXT = "picloud-bots"
@@ -625,6 +626,22 @@ class Repository:
                 Upload.platform == user.platform,
                 Upload.user_id == user.user_id,
                 Upload.status == JobStatus.DONE,
+            )
+            .order_by(col(Upload.id).desc())
+            .limit(limit)
+        )
+        async with self._session() as session:
+            return list((await session.exec(query)).all())
+
+    async def lost_answers(self, user: UserRef, limit: int = 10) -> list[Upload]:
+        """The user's jobs whose copy the host holds without our knowing its link."""
+        query = (
+            select(Upload)
+            .where(
+                Upload.platform == user.platform,
+                Upload.user_id == user.user_id,
+                Upload.status == JobStatus.FAILED,
+                Upload.last_error == LOST_ANSWER,
             )
             .order_by(col(Upload.id).desc())
             .limit(limit)

@@ -99,6 +99,17 @@ class UploadView:
 
 
 @dataclass(frozen=True, slots=True)
+class LostCopy:
+    """A copy the host stored on an earlier try whose answer never reached us: no link,
+    no delete button; the user finds it among their images on the site."""
+
+    job_id: UploadId
+    name: str
+    sent_at: datetime
+    content_md5: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class JobOutcome:
     """How a job that outlived its caller ended; handed to the front-end to answer."""
 

@@ -35,7 +35,7 @@ from core.chevereto.models import (
     UploadSource,
 )
 from core.db.repository import NewJob, Repository
-from core.db.tables import UNFINISHED, JobStatus, Upload, UserPrefs, utcnow
+from core.db.tables import UNFINISHED, JobStatus, Upload, UserPrefs, as_utc, utcnow
 from core.errors import (
     DatabaseUnavailable,
     DuplicateUpload,
@@ -64,6 +64,7 @@ from core.service.types import (
     FILE_SCHEME,
     Deliver,
     JobOutcome,
+    LostCopy,
     SourceOpener,
     UploadRequest,
     UploadView,
@@ -479,6 +480,18 @@ class UploadService:
 
     async def history(self, user: UserRef, limit: int = 10) -> list[UploadView]:
         return [view_of(row) for row in await self._repo.recent_uploads(user, limit)]
+
+    async def lost_copies(self, user: UserRef, limit: int = 10) -> list[LostCopy]:
+        """Copies at the host without a link: the user's history names them."""
+        return [
+            LostCopy(
+                job_id=UploadId(row.public_id),
+                name=row.source_name,
+                sent_at=as_utc(row.created_at),
+                content_md5=row.content_md5,
+            )
+            for row in await self._repo.lost_answers(user, limit)
+        ]
 
     async def upload_count(self, user: UserRef) -> int:
         return await self._repo.count_uploads(user)

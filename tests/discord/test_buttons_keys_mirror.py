@@ -290,3 +290,18 @@ async def test_the_server_key_can_be_removed(bot: Bot) -> None:
     assert answer.data["content"] == "The server's key is removed."
     refused = await bot.fake.wait_for_response(await bot.use(bot.alice, "key", subcommand="server"))
     assert "Manage Server" in refused.data["content"]
+
+
+async def test_history_names_a_copy_whose_answer_was_lost(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    bot.host.fail_next(Fault.TRUNCATED_JSON)  # stored, its answer cut short
+    attachment = bot.fake.add_attachment(png_bytes(seed=13), "lost.png", "image/png")
+    interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    assert "earlier try" in answer["embeds"][0]["description"]
+
+    listing = await bot.fake.wait_for_response(await bot.use(bot.alice, "history"))
+
+    assert listing.ephemeral
+    assert "without a link" in listing.data["content"]
+    assert "lost.png" in listing.data["content"]

@@ -3,6 +3,8 @@ user gets one answer, with one copy at the host, or the truth when its answer wa
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from tests.fakes.chevereto import Fault
@@ -44,3 +46,19 @@ async def test_half_an_answer_from_the_host_is_told_truthfully(keyed_bot: Bot) -
     assert "earlier try" in answer["text"]
     assert bot.host.base_url in answer["text"]
     assert "not uploaded with your key" not in answer["text"]
+
+
+async def test_history_names_a_copy_whose_answer_was_lost(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    bot.host.fail_next(Fault.TRUNCATED_JSON)
+    photo = png_bytes(seed=92)
+    sent = bot.fake.send_photo(bot.alice_chat, bot.alice, photo)
+    await bot.answer_to(bot.alice_chat, sent)
+
+    listing = await bot.reply_to(
+        bot.alice_chat, bot.fake.send_text(bot.alice_chat, bot.alice, "/history")
+    )
+
+    assert "without a link" in listing["text"]
+    assert hashlib.md5(photo, usedforsecurity=False).hexdigest()[:12] in listing["text"]
+    assert "photo_" in listing["text"]  # the file's name as the bot knew it

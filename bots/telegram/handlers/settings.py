@@ -4,8 +4,9 @@ set with ``/settings album ID``. ``/history``: the last 10 uploads, to delete.""
 from __future__ import annotations
 
 import contextlib
+import html
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
@@ -14,6 +15,7 @@ from bots.telegram.answers import Outcome, render
 from bots.telegram.deps import deps, translator_for, user_ref
 from core.expiry import parse_optional_expiry
 from core.i18n import N_, Translator
+from core.messages import describe_lost_copies
 from core.refs import UserRef
 from core.service.profiles import Preferences
 
@@ -118,15 +120,21 @@ async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if message is None or message.from_user is None:
         return
     _ = await translator_for(update, context)
-    views = await deps(context).service.history(user_ref(message.from_user), HISTORY_SIZE)
-    if not views:
+    found = deps(context)
+    user = user_ref(message.from_user)
+    views = await found.service.history(user, HISTORY_SIZE)
+    lost = await found.service.lost_copies(user, HISTORY_SIZE)
+    if not views and not lost:
         await message.reply_text(_("You have no uploads yet."))
         return
     outcomes = [Outcome(view.title or view.upload_id, view=view) for view in views]
-    answer = render(outcomes, _)
+    answer = render(outcomes, _) if views else None
+    parts = [answer.text] if answer else []
+    if lost:
+        parts.append(html.escape(describe_lost_copies(lost, _, found.hints)))
     await message.reply_text(
-        answer.text,
+        "\n\n".join(parts),
         parse_mode=ParseMode.HTML,
-        reply_markup=answer.markup,
-        link_preview_options=answer.preview,
+        reply_markup=answer.markup if answer else None,
+        link_preview_options=answer.preview if answer else LinkPreviewOptions(is_disabled=True),
     )

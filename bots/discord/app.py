@@ -22,11 +22,19 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bots.discord.arrivals import Arrival
 from bots.discord.buttons import DYNAMIC_ITEMS
 from bots.discord.commands import COMMANDS
 from bots.discord.deps import Deps, channel_ref, language_for
 from bots.discord.files import SCHEME, DiscordFiles
-from bots.discord.uploading import items_of, resumed_answerer, upload_all
+from bots.discord.uploading import (
+    answered,
+    items_of,
+    keep,
+    replayer,
+    resumed_answerer,
+    upload_arrival,
+)
 from core.chevereto.models import UploadOptions
 from core.errors import ConfigurationError
 from core.i18n import DEFAULT_LANGUAGE, language_of, translator
@@ -82,20 +90,14 @@ class PicloudClient(discord.Client):
             return
         spoiler = any(attachment.is_spoiler() for attachment in message.attachments)
         language = await language_for(self.deps, message.author, None)
+        arrival = Arrival.of_message(message, items, UploadOptions(nsfw=spoiler), language)
+        await keep(self.deps, arrival)
         async with message.channel.typing():
-            answer = await upload_all(
-                self.deps,
-                items,
-                user=message.author,
-                guild_id=message.guild.id,
-                channel_id=message.channel.id,
-                options=UploadOptions(nsfw=spoiler),
-                language=language,
-            )
+            answer = await upload_arrival(self.deps, arrival)
         await message.reply(
             embeds=answer.embeds, view=answer.view or discord.utils.MISSING, mention_author=False
         )
-        await self.deps.service.answered(answer.jobs)
+        await answered(self.deps, arrival, answer)
 
     async def _on_command_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
@@ -147,7 +149,9 @@ async def discord_bot(settings: Settings, core: Core) -> AsyncIterator[PicloudCl
         client, running = await _connect(deps, token, message_content=False)
     if client is None or running is None:
         raise ConfigurationError("Discord refused the bot's connection")
-    resumed = await core.service.resume(Platform.DISCORD, resumed_answerer(client, deps))
+    resumed = await core.service.resume(
+        Platform.DISCORD, resumed_answerer(client, deps), replayer(client, deps)
+    )
     log.info("discord bot %s is up; %d uploads resumed", client.user, resumed)
     try:
         yield client

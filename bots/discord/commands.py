@@ -12,6 +12,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str
 
+from bots.discord.arrivals import Arrival
 from bots.discord.buttons import upload_buttons
 from bots.discord.deps import (
     Deps,
@@ -22,7 +23,7 @@ from bots.discord.deps import (
     user_ref,
 )
 from bots.discord.embeds import upload_embed
-from bots.discord.uploading import items_of, upload_all
+from bots.discord.uploading import answered, items_of, keep, upload_arrival
 from core.chevereto.models import UploadOptions
 from core.errors import InputError, KeyProblem
 from core.expiry import parse_optional_expiry
@@ -276,20 +277,14 @@ async def _upload_and_answer(
     options: UploadOptions,
     language: str,
 ) -> None:
-    """Defer at once (Discord allows three seconds), upload, answer in one follow-up."""
+    """Keep the request, defer (Discord allows three seconds), upload, answer in one
+    follow-up."""
+    arrival = Arrival.of_interaction(interaction, items, options, language)
+    await keep(deps, arrival)
     await interaction.response.defer(thinking=True)
-    answer = await upload_all(
-        deps,
-        items,
-        user=interaction.user,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        options=options,
-        language=language,
-        interaction=interaction,
-    )
+    answer = await upload_arrival(deps, arrival)
     await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
-    await deps.service.answered(answer.jobs)
+    await answered(deps, arrival, answer)
 
 
 async def _check_key(deps: Deps, interaction: discord.Interaction) -> None:

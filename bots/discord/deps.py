@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 import discord
 
@@ -24,9 +25,11 @@ class Deps:
     hints: Hints
     message_content: bool = True
     """Whether the gateway granted the message content intent (mirroring needs it)."""
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+    """Work started outside any event (uploads handled again after a restart)."""
 
 
-def user_ref(user: discord.abc.User) -> UserRef:
+def user_ref(user: discord.abc.Snowflake) -> UserRef:
     return UserRef(Platform.DISCORD, UserId(str(user.id)))
 
 

@@ -64,9 +64,11 @@ class DiscordFiles:
             chunks, size=file.file_size, filename=file.filename, content_type=file.content_type
         )
 
+    def from_ref(self, rest: str) -> AttachmentFile:
+        """The attachment a ``discord:`` ref names (``rest`` follows the scheme)."""
+        data = json.loads(rest)
+        return AttachmentFile(data["url"], data["name"], data["mime"], data["size"], self)
+
     async def reopen(self, rest: str) -> UploadSource:
         """The service's opener for ``discord:`` refs, after a restart."""
-        data = json.loads(rest)
-        return self.source(
-            AttachmentFile(data["url"], data["name"], data["mime"], data["size"], self)
-        )
+        return self.source(self.from_ref(rest))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -14,14 +15,16 @@ import discord
 from pydantic import SecretStr
 
 from bots.discord.answers import Answer, render
+from bots.discord.arrivals import Arrival
 from bots.discord.buttons import upload_buttons
 from bots.discord.deps import Deps, server_ref, user_ref
 from bots.discord.embeds import failure_embed, upload_embed
-from core.chevereto.models import UploadOptions
 from core.i18n import Translator, translator
 from core.links import find_links
 from core.messages import describe_error
-from core.service.batch import Item, ItemOutcome, Link, upload_items
+from core.refs import Platform
+from core.service.batch import Item, ItemOutcome, Link, fresh_items, upload_items
+from core.service.inbox import Replay
 from core.service.types import JobOutcome, MediaInput, UploadRequest
 
 log = logging.getLogger(__name__)
@@ -48,56 +51,60 @@ def looks_like_media(url: str) -> bool:
     return PurePosixPath(urlsplit(url).path).suffix.lower() in MEDIA_SUFFIXES
 
 
-async def upload_all(
+async def keep(deps: Deps, arrival: Arrival) -> None:
+    """Keep ``arrival`` in the inbox: before the bot's first network call for it."""
+    await deps.service.inbox.keep(Platform.DISCORD, arrival.key, arrival.to_json())
+
+
+async def answered(deps: Deps, arrival: Arrival, answer: Answer) -> None:
+    """Discord took the answer: its jobs and its inbox entry are done."""
+    await deps.service.answered(answer.jobs)
+    await deps.service.inbox.done(Platform.DISCORD, arrival.key)
+
+
+async def upload_arrival(
     deps: Deps,
-    items: Sequence[Item],
-    *,
-    user: discord.abc.User,
-    guild_id: int | None,
-    channel_id: int | None,
-    options: UploadOptions,
-    language: str,
-    interaction: discord.Interaction | None = None,
+    arrival: Arrival,
+    items: Sequence[Item] | None = None,
+    origins: Sequence[str] | None = None,
 ) -> Answer:
-    """Upload every item; ``interaction``, when the answer goes to its deferred
-    response, so that a job outliving this process is answered there too."""
-    target = _reply_target(user, channel_id, language, interaction, len(items))
-    secret = SecretStr(interaction.token) if interaction else None
+    """Upload what ``arrival`` asks for (or only ``items``, named ``origins``)."""
+    if items is None or origins is None:
+        items, origins = arrival.items(deps.files), arrival.origins()
+    target = _reply_target(arrival, len(items))
+    secret = SecretStr(arrival.token) if arrival.token else None
+    origin_of = {id(item): origin for item, origin in zip(items, origins, strict=True)}
+    options = arrival.upload_options()
 
     def request_for(item: Item, media: MediaInput) -> UploadRequest:
         return UploadRequest(
-            user=user_ref(user),
+            user=user_ref(arrival.user),
             media=media,
-            chat=server_ref(guild_id),
+            chat=server_ref(arrival.guild_id),
             options=options,
             reply_target=target,
             reply_secret=secret,
+            origin=origin_of[id(item)],
         )
 
     outcomes = await upload_items(deps.service, deps.links, items, request_for)
-    return answer_for(outcomes, deps, translator(language))
+    return answer_for(outcomes, deps, translator(arrival.language))
 
 
 def answer_for(outcomes: list[ItemOutcome], deps: Deps, _: Translator) -> Answer:
     return render(outcomes, _, deps.hints)
 
 
-def _reply_target(
-    user: discord.abc.User,
-    channel_id: int | None,
-    language: str,
-    interaction: discord.Interaction | None,
-    items: int,
-) -> str:
+def _reply_target(arrival: Arrival, items: int) -> str:
     """Where the answer goes if the job outlives this process (see resumed_answerer)."""
-    target: dict[str, object] = {"channel": channel_id, "user": user.id, "lang": language}
-    if interaction is not None:
+    target: dict[str, object] = {
+        "channel": arrival.channel_id,
+        "user": arrival.user_id,
+        "lang": arrival.language,
+    }
+    if arrival.app_id is not None:
         # The interaction's token (kept encrypted, apart from this) answers it for 15 min.
-        target |= {
-            "app": interaction.application_id,
-            "at": interaction.created_at.timestamp(),
-            "items": items,
-        }
+        target |= {"app": arrival.app_id, "at": arrival.created_at, "items": items}
     return json.dumps(target)
 
 
@@ -119,8 +126,12 @@ def resumed_answerer(client: discord.Client, deps: Deps) -> Callable[[JobOutcome
             assert outcome.error is not None
             embed = failure_embed(_("this upload"), describe_error(outcome.error, _, deps.hints))
             view = None
-        if await _answer_interaction(client, target, outcome.reply_secret, embed, view):
-            return
+        if outcome.reply_secret and "app" in target:
+            token = outcome.reply_secret.get_secret_value()
+            edit = target.get("items", 1) == 1  # else one follow-up per item
+            sent = {"embed": embed, "view": view}
+            if await _answer_interaction(client, target["app"], token, target["at"], sent, edit):
+                return
         channel = client.get_partial_messageable(int(target["channel"]))
         try:
             await channel.send(
@@ -134,28 +145,87 @@ def resumed_answerer(client: discord.Client, deps: Deps) -> Callable[[JobOutcome
 
 async def _answer_interaction(
     client: discord.Client,
-    target: dict[str, Any],
-    token: SecretStr | None,
-    embed: discord.Embed,
-    view: discord.ui.View | None,
+    app_id: int,
+    token: str,
+    created_at: float,
+    message: dict[str, Any],
+    edit: bool,
 ) -> bool:
-    """Answer through the interaction's webhook; False when its token is too old."""
-    if token is None or "app" not in target:
+    """Answer through the interaction's webhook: ``edit`` its ``@original`` (the deferred
+    "thinking…", or the answer already there: idempotent), else a follow-up. False
+    when its token is too old or Discord refuses it."""
+    if time.time() - created_at > INTERACTION_TOKEN_S:
         return False
-    if time.time() - float(target["at"]) > INTERACTION_TOKEN_S:
-        return False
-    webhook = discord.Webhook.partial(int(target["app"]), token.get_secret_value(), client=client)
+    webhook = discord.Webhook.partial(app_id, token, client=client)
+    view = message.get("view") or discord.utils.MISSING
     try:
-        if target.get("items", 1) == 1:
-            # The deferred "thinking…" response becomes the answer, or is rewritten.
+        if edit:
             original: Any = "@original"  # discord.py types message ids as ints only
-            await webhook.edit_message(original, embed=embed, view=view)
+            await webhook.edit_message(original, **{**message, "view": message.get("view")})
         else:
-            # One answer per item of several: follow-ups (the first resolves "thinking…").
-            await webhook.send(embed=embed, view=view or discord.utils.MISSING)
+            await webhook.send(**{**message, "view": view})
     except discord.HTTPException as exc:
         log.info(
-            "the interaction could not be answered (HTTP %s); answering in the channel", exc.status
+            "the interaction could not be answered (HTTP %s); answering in the channel",
+            exc.status,
         )
         return False
     return True
+
+
+def replayer(client: discord.Client, deps: Deps) -> Replay:
+    """Handles again an upload request kept before a restart and never answered."""
+
+    async def replay(_key: str, payload: str) -> None:
+        arrival = Arrival.from_json(payload)
+        log.info("handling %s again: it was not answered before a restart", arrival.key)
+        task = asyncio.create_task(_upload_again(client, deps, arrival))
+        deps.background.add(task)
+        task.add_done_callback(deps.background.discard)
+
+    return replay
+
+
+async def _upload_again(client: discord.Client, deps: Deps, arrival: Arrival) -> None:
+    # Items recorded as jobs before the restart are answered by the service.
+    items, origins = await fresh_items(
+        deps.service, Platform.DISCORD, arrival.items(deps.files), arrival.origins()
+    )
+    if not items:
+        await deps.service.inbox.done(Platform.DISCORD, arrival.key)
+        return
+    answer = await upload_arrival(deps, arrival, items, origins)
+    message = {"embeds": answer.embeds, "view": answer.view}
+    if not (
+        arrival.token
+        and arrival.app_id
+        and await _answer_interaction(
+            client, arrival.app_id, arrival.token, arrival.created_at, message, edit=True
+        )
+    ):
+        await _answer_in_channel(client, arrival, answer)
+    await answered(deps, arrival, answer)
+
+
+async def _answer_in_channel(client: discord.Client, arrival: Arrival, answer: Answer) -> None:
+    if arrival.channel_id is None:
+        return
+    channel = client.get_partial_messageable(arrival.channel_id)
+    extra: dict[str, Any] = {}
+    if arrival.message_id is not None:
+        extra["reference"] = discord.MessageReference(
+            message_id=arrival.message_id,
+            channel_id=arrival.channel_id,
+            guild_id=arrival.guild_id,
+            fail_if_not_exists=False,
+        )
+        extra["mention_author"] = False
+    try:
+        await channel.send(
+            content=None if extra else f"<@{arrival.user_id}>",
+            embeds=answer.embeds,
+            view=answer.view or discord.utils.MISSING,
+            **extra,
+        )
+    except (discord.Forbidden, discord.NotFound) as exc:
+        log.info("an upload kept before a restart could not be answered (HTTP %s)", exc.status)

@@ -43,6 +43,7 @@ from core.service.batch import (
     Refused,
     RequestFor,
     answered_jobs,
+    fresh_items,
     upload_items,
 )
 from core.service.types import JobOutcome, MediaInput, UploadRequest
@@ -135,23 +136,8 @@ async def _not_yet_accepted(deps: Deps, job: Upload) -> Upload:
     """The job less the items recorded before (only an update handled again has any)."""
     if not job.replayed:
         return job
-    accepted = await deps.service.accepted(Platform.TELEGRAM, job.origins)
-    if not accepted:
-        return job
-    kept = [
-        (item, origin)
-        for item, origin in zip(job.items, job.origins, strict=True)
-        if origin not in accepted and not isinstance(item, Refused)
-    ]
-    return Upload(
-        job.message,
-        [item for item, _origin in kept],
-        [origin for _item, origin in kept],
-        job.options,
-        job._,
-        job.event,
-        job.replayed,
-    )
+    items, origins = await fresh_items(deps.service, Platform.TELEGRAM, job.items, job.origins)
+    return Upload(job.message, items, origins, job.options, job._, job.event, job.replayed)
 
 
 async def _status(bot: Bot, deps: Deps, job: Upload) -> Status | None:

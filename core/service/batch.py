@@ -11,7 +11,7 @@ from typing import Protocol
 
 from core.errors import PicloudError
 from core.links import LinkFetcher
-from core.refs import UploadId
+from core.refs import Platform, UploadId
 from core.service.types import MediaInput, UploadRequest, UploadView
 from core.service.uploads import UploadService
 
@@ -80,6 +80,23 @@ def answered_jobs(outcomes: Sequence[ItemOutcome]) -> list[UploadId]:
 
 RequestFor = Callable[[Item, MediaInput], UploadRequest]
 """Builds the upload request for an item once its media is open (who, where, options)."""
+
+
+async def fresh_items(
+    service: UploadService, platform: Platform, items: Sequence[Item], origins: Sequence[str]
+) -> tuple[list[Item], list[str]]:
+    """An event handled again after a restart: its items not recorded as jobs before
+    (those are answered by the service). Refused items are dropped once any item was
+    recorded: their refusal was answered with it."""
+    accepted = await service.accepted(platform, origins)
+    if not accepted:
+        return list(items), list(origins)
+    kept = [
+        (item, origin)
+        for item, origin in zip(items, origins, strict=True)
+        if origin not in accepted and not isinstance(item, Refused)
+    ]
+    return [item for item, _origin in kept], [origin for _item, origin in kept]
 
 
 async def upload_items(

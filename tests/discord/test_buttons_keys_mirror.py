@@ -261,11 +261,12 @@ async def test_restart_finishes_a_cut_off_upload_and_answers_its_deferred_respon
             if original and original.get("embeds"):
                 break
             await asyncio.sleep(0.1)
-        channel_posts = again.fake.messages(again.channel["id"])
+        channel_posts = again.fake.bot_messages(int(again.channel["id"]))
 
     (upload,) = again.host.uploads.values()
     assert original is not None and original["embeds"][0]["url"] == upload.image["url_viewer"]
-    assert channel_posts == []
+    # The deferred response, now the answer, is the bot's only message in the channel.
+    assert [post["id"] for post in channel_posts] == [original["id"]]
 
 
 async def test_restart_after_the_interaction_expired_answers_in_the_channel(

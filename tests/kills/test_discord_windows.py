@@ -5,11 +5,13 @@ token, kept encrypted), one copy at the host, and nothing else is posted."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from core.refs import Platform
+from bots.discord.deps import channel_ref
+from core.refs import Platform, UserId, UserRef
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
 from tests.fakes.discord import DiscordFake
 from tests.fakes.media import png_bytes
@@ -66,10 +68,8 @@ async def test_killed_after_the_defer_the_restart_answers_the_deferred_response(
         assert embed["url"] == copy.image["url_viewer"]
     else:
         assert "earlier try" in embed["description"]
-    bot_posts = [
-        m for m in fake.messages(channel["id"]) if m["author"]["id"] == fake.bot_user["id"]
-    ]
-    assert bot_posts == []
+    # The deferred response, now the answer, is the bot's only message in the channel.
+    assert [m["id"] for m in _bot_posts(fake, channel)] == [answer["id"]]
     assert fake.followups(interaction) in ([], [answer])
 
 
@@ -89,3 +89,72 @@ async def _resolved(fake: DiscordFake, interaction: JSON) -> JSON:
             return fake.original_response(interaction) or original
         await asyncio.sleep(0.1)
     raise TimeoutError(f"the deferred response was never resolved; calls: {fake.calls[-10:]}")
+
+
+async def test_killed_before_the_defer_went_out_the_kept_command_is_answered(
+    bot_process: BotProcesses,
+    discord_fake: DiscordFake,
+    picloud: CheveretoEmulator,
+    server: tuple[JSON, JSON, JSON],
+) -> None:
+    fake, (guild, channel, alice) = discord_fake, server
+    await bot_process.store_user_key(alice["id"], USER_KEY, platform=Platform.DISCORD)
+    first = await _started(bot_process)
+    defer = fake.hold("POST", r"^/interactions/\d+/[^/]+/callback$")
+    attachment = fake.add_attachment(png_bytes(seed=82), "cat.png", "image/png")
+    interaction = await fake.slash_command(
+        guild, channel, alice, "upload", {}, attachments={"attachment": attachment}
+    )
+
+    await defer.wait_reached(timeout=STEP_TIMEOUT)
+    assert picloud.requests == []  # nothing uploaded: only our inbox knows of it
+    first.kill()
+    defer.release(proceed=False)  # the defer never reached Discord
+
+    second = await _started(bot_process)
+    answer = await fake.wait_for_message(channel, timeout=STEP_TIMEOUT)
+    await asyncio.sleep(1.5)  # room for a second answer, were there one
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+    (copy,) = picloud.uploads.values()
+    assert answer["content"] == f"<@{alice['id']}>"
+    assert answer["embeds"][0]["url"] == copy.image["url_viewer"]
+    assert len(_bot_posts(fake, channel)) == 1
+    assert fake.response(interaction) is None
+
+
+async def test_killed_before_a_mirrored_message_was_touched_it_is_answered(
+    bot_process: BotProcesses,
+    discord_fake: DiscordFake,
+    picloud: CheveretoEmulator,
+    server: tuple[JSON, JSON, JSON],
+) -> None:
+    fake, (guild, channel, alice) = discord_fake, server
+    await bot_process.store_user_key(alice["id"], USER_KEY, platform=Platform.DISCORD)
+    async with bot_process.open_core() as core:
+        owner = UserRef(Platform.DISCORD, UserId(str(alice["id"])))
+        await core.profiles.set_mirroring(channel_ref(int(channel["id"])), True, owner)
+    first = await _started(bot_process)
+    typing = fake.hold("POST", r"^/channels/\d+/typing$")
+    attachment = fake.add_attachment(png_bytes(seed=83), "dog.png", "image/png")
+    posted = await fake.post_message(guild, channel, alice, attachments=[attachment])
+
+    await typing.wait_reached(timeout=STEP_TIMEOUT)
+    first.kill()
+    typing.release(proceed=False)
+
+    second = await _started(bot_process)
+    answer = await fake.wait_for_message(channel, where=_by_bot(fake), timeout=STEP_TIMEOUT)
+    await asyncio.sleep(1.5)
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+    (copy,) = picloud.uploads.values()
+    assert answer["embeds"][0]["url"] == copy.image["url_viewer"]
+    assert answer["message_reference"]["message_id"] == posted["id"]
+    assert len(_bot_posts(fake, channel)) == 1
+
+
+def _by_bot(fake: DiscordFake) -> Callable[[JSON], bool]:
+    return lambda message: message["author"]["id"] == fake.bot_user["id"]
+
+
+def _bot_posts(fake: DiscordFake, channel: JSON) -> list[JSON]:
+    return fake.bot_messages(int(channel["id"]))

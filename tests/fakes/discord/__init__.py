@@ -70,6 +70,11 @@ Knobs (plain attributes, settable at any time)
     interaction_token_lifetime  900 s for follow-ups and @original, then 401 50027.
     closed_dms                  user ids whose DMs are closed to the bot: 403 50007.
     clock                       ``time.time``; timestamps and the two limits above.
+    hold(method, path_regex, where=None) -> Hold[Call]
+                                the next matching call stops before it does anything
+                                until the test releases it (``tests.fakes.server.Hold``:
+                                ``wait_reached``, ``release(proceed=False)`` ends it with
+                                no answer): where a kill test proves its kill landed.
     fail_next(method, path_regex, status=429, retry_after=0.5, times=1, global_=False,
               code=None, message=None)
                                 the next ``times`` matching calls fail before doing

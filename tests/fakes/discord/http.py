@@ -28,7 +28,7 @@ from tests.fakes.discord.models import (
     _Route,
 )
 from tests.fakes.discord.registry import RegistryMixin
-from tests.fakes.server import Spool
+from tests.fakes.server import Hold, Spool, abandon
 
 
 def _json_response(
@@ -63,6 +63,19 @@ class HttpMixin(RegistryMixin):
         else:
             error = ApiError(status, code, message)
         self._failures.append(_Failure(method.upper(), re.compile(path_regex), error, times))
+
+    def hold(
+        self, method: str, path_regex: str, where: Callable[[Call], bool] | None = None
+    ) -> Hold[Call]:
+        """Pause the next ``method`` call whose path matches (and ``where``) before it does
+        anything; see :class:`tests.fakes.server.Hold`."""
+        pattern, verb = re.compile(path_regex), method.upper()
+
+        def matching(call: Call) -> bool:
+            hit = call.method == verb and pattern.search(call.path) is not None
+            return hit and (where is None or where(call))
+
+        return self._add_hold("before", f"before {verb} {path_regex}", matching)
 
     # --- inspection ----------------------------------------------------------------------
 
@@ -101,6 +114,9 @@ class HttpMixin(RegistryMixin):
             parsed = await self._read_body(request)
             call.json, uploads = parsed
             call.files = uploads
+            before = self._claim_hold("before", call)
+            if before is not None and not await before.pause(call):
+                return await abandon(request)
             self._check_failures(call)
             auth = request.headers.get("Authorization")
             if route.bot_auth and auth != f"Bot {self.token}":

@@ -411,3 +411,14 @@ async def test_two_writers_of_a_new_users_preferences_both_land(repo: Repository
     )
     prefs = await repo.get_prefs(USER)
     assert (prefs.nsfw, prefs.default_expiry) == (True, "P1D")
+
+
+async def test_events_handled_long_ago_are_forgotten(repo: Repository) -> None:
+    assert await repo.store_event(Platform.DISCORD, "old", "{}", LEASE)
+    assert await repo.store_event(Platform.DISCORD, "open", "{}", LEASE)
+    await repo.event_done(Platform.DISCORD, "old")
+
+    await repo.forget_events(datetime.now(UTC) + timedelta(seconds=1))
+
+    assert await repo.store_event(Platform.DISCORD, "old", "{}", LEASE)  # gone: kept anew
+    assert not await repo.store_event(Platform.DISCORD, "open", "{}", LEASE)  # still kept

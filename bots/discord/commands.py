@@ -23,7 +23,13 @@ from bots.discord.deps import (
     user_ref,
 )
 from bots.discord.embeds import upload_embed
-from bots.discord.uploading import answered, items_of, keep, upload_arrival
+from bots.discord.uploading import (
+    DeferredResponse,
+    answered,
+    items_of,
+    keep,
+    upload_arrival,
+)
 from core.chevereto.models import UploadOptions
 from core.errors import InputError, KeyProblem
 from core.expiry import parse_optional_expiry
@@ -282,8 +288,9 @@ async def _upload_and_answer(
     arrival = Arrival.of_interaction(interaction, items, options, language)
     await keep(deps, arrival)
     await interaction.response.defer(thinking=True)
-    answer = await upload_arrival(deps, arrival)
-    await interaction.followup.send(embeds=answer.embeds, view=answer.view or discord.utils.MISSING)
+    response = DeferredResponse(interaction, translator(language))
+    answer = await upload_arrival(deps, arrival, on_delay=response.note_delay)
+    await response.answer(answer)
     await answered(deps, arrival, answer)
 
 

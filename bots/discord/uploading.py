@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -19,9 +20,10 @@ from bots.discord.arrivals import Arrival
 from bots.discord.buttons import upload_buttons
 from bots.discord.deps import Deps, server_ref, user_ref
 from bots.discord.embeds import failure_embed, upload_embed
+from core.chevereto.models import DelayCallback
 from core.i18n import Translator, translator
 from core.links import find_links
-from core.messages import describe_error
+from core.messages import describe_delay, describe_error
 from core.refs import Platform
 from core.service.batch import Item, ItemOutcome, Link, fresh_items, upload_items
 from core.service.inbox import Replay
@@ -67,8 +69,11 @@ async def upload_arrival(
     arrival: Arrival,
     items: Sequence[Item] | None = None,
     origins: Sequence[str] | None = None,
+    *,
+    on_delay: DelayCallback | None = None,
 ) -> Answer:
-    """Upload what ``arrival`` asks for (or only ``items``, named ``origins``)."""
+    """Upload what ``arrival`` asks for (or only ``items``, named ``origins``);
+    ``on_delay`` hears when an upload waits out a busy host or database."""
     if items is None or origins is None:
         items, origins = arrival.items(deps.files), arrival.origins()
     target = _reply_target(arrival, len(items))
@@ -85,6 +90,7 @@ async def upload_arrival(
             reply_target=target,
             reply_secret=secret,
             origin=origin_of[id(item)],
+            on_delay=on_delay,
         )
 
     outcomes = await upload_items(deps.service, deps.links, items, request_for)
@@ -171,6 +177,46 @@ async def _answer_interaction(
         )
         return False
     return True
+
+
+class DeferredResponse:
+    """An interaction's deferred response: "thinking…", a note on why the upload waits
+    (the host busy, the database locked) once per reason, then the answer. Once a
+    note is shown, the answer replaces it; notes never land after the answer."""
+
+    def __init__(self, interaction: discord.Interaction, _: Translator) -> None:
+        self._interaction = interaction
+        self._ = _
+        self._told: set[type[Exception]] = set()
+        self._editing = asyncio.Lock()
+        self._answered = False
+        self._notes: set[asyncio.Task[None]] = set()
+
+    def note_delay(self, error: Exception) -> None:
+        if type(error) in self._told:
+            return
+        self._told.add(type(error))
+        task = asyncio.create_task(self._note(describe_delay(error, self._)))
+        self._notes.add(task)
+        task.add_done_callback(self._notes.discard)
+
+    async def _note(self, text: str) -> None:
+        async with self._editing:
+            if self._answered:
+                return
+            with contextlib.suppress(discord.HTTPException):
+                await self._interaction.edit_original_response(content=text)
+
+    async def answer(self, answer: Answer) -> None:
+        view = answer.view or discord.utils.MISSING
+        async with self._editing:
+            self._answered = True
+            if self._told:
+                await self._interaction.edit_original_response(
+                    content=None, embeds=answer.embeds, view=answer.view
+                )
+            else:
+                await self._interaction.followup.send(embeds=answer.embeds, view=view)
 
 
 def replayer(client: discord.Client, deps: Deps) -> Replay:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
-from sqlalchemy import ColumnElement, and_, func, or_, update
+from sqlalchemy import ColumnElement, and_, delete, func, or_, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
@@ -516,29 +516,32 @@ class Repository:
         return True
 
     async def event_done(self, platform: Platform, event_key: str) -> None:
+        done = {"done_at": utcnow(), "lease_owner": None, "lease_until": None}
+        await self._update_event(platform, event_key, col(InboxEvent.done_at).is_(None), **done)
+
+    async def note_event(self, platform: Platform, event_key: str, note: str) -> None:
+        await self._update_event(platform, event_key, None, note=note)
+
+    async def _update_event(
+        self,
+        platform: Platform,
+        event_key: str,
+        only_if: ColumnElement[bool] | None,
+        **values: Any,
+    ) -> None:
+        where = and_(col(InboxEvent.platform) == platform, col(InboxEvent.event_key) == event_key)
         statement = (
             update(InboxEvent)
-            .where(
-                InboxEvent.platform == platform,  # type: ignore[arg-type]
-                InboxEvent.event_key == event_key,  # type: ignore[arg-type]
-                col(InboxEvent.done_at).is_(None),
-            )
-            .values(done_at=utcnow(), lease_owner=None, lease_until=None)
+            .where(where if only_if is None else and_(where, only_if))
+            .values(**values)
             .execution_options(synchronize_session=False)
         )
         async with self._session() as session:
             await session.exec(statement)
 
-    async def note_event(self, platform: Platform, event_key: str, note: str) -> None:
-        statement = (
-            update(InboxEvent)
-            .where(
-                InboxEvent.platform == platform,  # type: ignore[arg-type]
-                InboxEvent.event_key == event_key,  # type: ignore[arg-type]
-            )
-            .values(note=note)
-            .execution_options(synchronize_session=False)
-        )
+    async def forget_events(self, done_before: datetime) -> None:
+        """Events handled long ago: nothing will ask for them again."""
+        statement = delete(InboxEvent).where(col(InboxEvent.done_at) < done_before)
         async with self._session() as session:
             await session.exec(statement)
 
@@ -620,29 +623,19 @@ class Repository:
             return list((await session.exec(query)).all())
 
     async def recent_uploads(self, user: UserRef, limit: int = 10) -> list[Upload]:
-        query = (
-            select(Upload)
-            .where(
-                Upload.platform == user.platform,
-                Upload.user_id == user.user_id,
-                Upload.status == JobStatus.DONE,
-            )
-            .order_by(col(Upload.id).desc())
-            .limit(limit)
-        )
-        async with self._session() as session:
-            return list((await session.exec(query)).all())
+        return await self._newest(user, limit, col(Upload.status) == JobStatus.DONE)
 
     async def lost_answers(self, user: UserRef, limit: int = 10) -> list[Upload]:
         """The user's jobs whose copy the host holds without our knowing its link."""
+        lost = and_(col(Upload.status) == JobStatus.FAILED, col(Upload.last_error) == LOST_ANSWER)
+        return await self._newest(user, limit, lost)
+
+    async def _newest(
+        self, user: UserRef, limit: int, condition: ColumnElement[bool]
+    ) -> list[Upload]:
         query = (
             select(Upload)
-            .where(
-                Upload.platform == user.platform,
-                Upload.user_id == user.user_id,
-                Upload.status == JobStatus.FAILED,
-                Upload.last_error == LOST_ANSWER,
-            )
+            .where(Upload.platform == user.platform, Upload.user_id == user.user_id, condition)
             .order_by(col(Upload.id).desc())
             .limit(limit)
         )

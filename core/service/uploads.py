@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
@@ -73,6 +73,9 @@ from core.service.types import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+INBOX_MEMORY = timedelta(days=1)
+"""How long a handled inbox event is kept: a platform never sends one again so late."""
 
 DATABASE_PATIENCE_S = 120.0
 """How long an upload waits for a locked or unreachable database before it gives up."""
@@ -351,8 +354,12 @@ class UploadService:
                 await self._repo.renew_jobs(list(self._in_hand), self._lease)
                 for platform in list(self._deliverers):
                     await self._take_over(platform)
+                await self._repo.forget_events(utcnow() - INBOX_MEMORY)
             except DatabaseUnavailable as error:
                 log.warning("leases not renewed, the database is unavailable: %s", error.message)
+            except Exception:
+                # The keeper must outlive any one failure: it is what takes over jobs.
+                log.exception("keeping the leases failed; trying again shortly")
 
     async def _rerun(self, row: Upload, deliver: Deliver) -> None:
         upload_id = UploadId(row.public_id)

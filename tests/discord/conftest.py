@@ -3,6 +3,7 @@ the real core against the Chevereto emulator."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -46,6 +47,18 @@ class Bot:
     def everything_sent(self) -> str:
         """Every body the bot sent to Discord, as text (for secret checks)."""
         return "\n".join(json.dumps(call.json, ensure_ascii=False) for call in self.fake.calls)
+
+    async def answer_to(self, interaction: JSON, timeout: float = 10.0) -> JSON:
+        """The interaction's answer: its deferred response once it holds embeds (a first
+        follow-up fills it; after a note on a delay, the answer is edited into it)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            original = self.fake.original_response(interaction)
+            if original is not None and original.get("embeds"):
+                return original
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"no answer to {interaction['id']} in {timeout} s")
 
     async def use(self, user: JSON, name: str, options: Any = None, **kwargs: Any) -> JSON:
         return await self.fake.slash_command(
@@ -97,7 +110,7 @@ def open_bot(discord_fake: DiscordFake, picloud: CheveretoEmulator, tmp_path: Pa
     fake.member(3001, mod, permissions=MANAGE_MESSAGES | MANAGE_CHANNELS | MANAGE_GUILD)
 
     @asynccontextmanager
-    async def opener(**overrides: Any) -> AsyncIterator[Bot]:
+    async def opener(retry: RetryPolicy = FAST_RETRY, **overrides: Any) -> AsyncIterator[Bot]:
         values: dict[str, Any] = {
             "api_url": picloud.api_url,
             "discord_bot_token": TOKEN,
@@ -108,7 +121,7 @@ def open_bot(discord_fake: DiscordFake, picloud: CheveretoEmulator, tmp_path: Pa
         }
         settings = make_settings(tmp_path / "data", **values)
         async with (
-            open_core(settings, retry=FAST_RETRY) as core,
+            open_core(settings, retry=retry) as core,
             discord_bot(settings, core) as client,
         ):
             yield Bot(fake, picloud, core, client, guild, channel, alice, bob, mod)

@@ -298,7 +298,7 @@ async def test_history_names_a_copy_whose_answer_was_lost(keyed_bot: Bot) -> Non
     bot.host.fail_next(Fault.TRUNCATED_JSON)  # stored, its answer cut short
     attachment = bot.fake.add_attachment(png_bytes(seed=13), "lost.png", "image/png")
     interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
-    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    answer = await bot.answer_to(interaction)
     assert "earlier try" in answer["embeds"][0]["description"]
 
     listing = await bot.fake.wait_for_response(await bot.use(bot.alice, "history"))

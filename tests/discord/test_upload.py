@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import time
+from collections.abc import Callable
 from pathlib import Path
 
-from tests.discord.conftest import Bot, OpenBot, custom_ids, person
+from core.chevereto.client import RetryPolicy
+from tests.discord.conftest import JSON, Bot, OpenBot, custom_ids, person
 from tests.fakes.chevereto import USER_KEY, Fault
 from tests.fakes.media import big_png_file, png_bytes
 
@@ -160,7 +164,8 @@ async def test_host_down_is_reported(keyed_bot: Bot) -> None:
     bot.host.fail_next(Fault.MAINTENANCE_503, times=2)
     attachment = bot.fake.add_attachment(png_bytes(seed=8), "cat.png", "image/png")
     interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
-    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+    answer = await bot.answer_to(interaction)
+    assert not answer["content"]  # the note on the retry was replaced by the answer
     assert "not answering" in answer["embeds"][0]["description"]
 
 
@@ -181,3 +186,44 @@ async def test_russian_locale_reads_russian(bot: Bot) -> None:
     )
     (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
     assert answer["embeds"][0]["description"] == "Загружено"
+
+
+async def test_a_flooded_host_is_told_at_once_then_the_answer_replaces_it(
+    open_bot: OpenBot,
+) -> None:
+    patient = RetryPolicy(
+        attempts=3,
+        deadline_s=30,
+        wait_initial_s=0.01,
+        wait_max_s=0.02,
+        wait_jitter_s=0,
+        flood_wait_s=1.0,
+    )
+    async with open_bot(retry=patient) as bot:
+        await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
+        bot.host.flood_per_minute = 1
+        for seed in (20, 21):  # the first takes the host's one upload of the minute
+            attachment = bot.fake.add_attachment(png_bytes(seed=seed), "cat.png", "image/png")
+            interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
+            if seed == 20:
+                await bot.fake.wait_for_followups(interaction, timeout=10)
+
+        note = await _original_when(bot, interaction, lambda m: "host is busy" in m["content"])
+        bot.host.clock = lambda: time.time() + 61  # the host's minute is over
+        answer = await _original_when(bot, interaction, lambda m: bool(m.get("embeds")))
+
+    assert note["id"] == answer["id"]  # the note became the answer: one message
+    assert not answer["content"]
+    assert answer["embeds"][0]["url"] in {u.image["url_viewer"] for u in bot.host.uploads.values()}
+    assert bot.fake.followups(interaction) in ([], [answer])
+
+
+async def _original_when(bot: Bot, interaction: JSON, test: Callable[[JSON], bool]) -> JSON:
+    for _ in range(200):
+        original = bot.fake.original_response(interaction)
+        if original is not None and test(original):
+            return original
+        await asyncio.sleep(0.1)
+    raise AssertionError(
+        f"@original never matched; it is {bot.fake.original_response(interaction)}"
+    )

@@ -43,7 +43,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 from cryptography.fernet import Fernet
@@ -61,6 +61,7 @@ READY_LINES = {
     "telegram": re.compile(r"telegram bot @\S+ is up"),
     "discord": re.compile(r"discord bot .+ is up"),
 }
+JSON = dict[str, Any]
 PlatformName = Literal["telegram", "discord", "both"]
 LOG_TAIL_LINES = 40
 
@@ -285,6 +286,39 @@ class BotProcesses:
         for process in self.made:
             if process.running:
                 process.kill()
+
+
+START_TIMEOUT = 40.0
+"""Generous: two cores, a slow CI, and a Python process that takes seconds to start."""
+STEP_TIMEOUT = 30.0
+SETTLE_S = 1.5
+"""After an answer: time for a second one to show up, were the bot to send one."""
+
+
+async def started(process: BotProcess) -> BotProcess:
+    await process.start()
+    await process.wait_ready(timeout=START_TIMEOUT)
+    return process
+
+
+async def settled_messages(fake: TelegramFake, chat: JSON) -> list[JSON]:
+    """The bot's messages in a Telegram chat once one is an answer (not "Uploading…"),
+    and after a pause in which a second answer would have shown up."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + STEP_TIMEOUT
+    while all(m.get("text", "").startswith("Uploading") for m in fake.messages(chat["id"])):
+        if loop.time() >= deadline:
+            seen = [(c.method, c.params.get("text")) for c in fake.calls]
+            raise TimeoutError(f"no answer after {STEP_TIMEOUT} s; calls: {seen}")
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(SETTLE_S)
+    return fake.messages(chat["id"])
+
+
+@pytest.fixture
+def alice(telegram_fake: TelegramFake) -> JSON:
+    """A Telegram user with a private chat."""
+    return telegram_fake.user(1001, "Alice", "en", "alice")
 
 
 @pytest.fixture

@@ -15,11 +15,9 @@ from core.refs import Platform, UserId, UserRef
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
 from tests.fakes.discord import DiscordFake
 from tests.fakes.media import png_bytes
-from tests.kills.conftest import BotProcess, BotProcesses
+from tests.kills.conftest import SETTLE_S, STEP_TIMEOUT, BotProcesses, started
 
 JSON = dict[str, Any]
-START_TIMEOUT = 40.0
-STEP_TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -46,7 +44,7 @@ async def test_killed_after_the_defer_the_restart_answers_the_deferred_response(
 ) -> None:
     fake, (guild, channel, alice) = discord_fake, server
     await bot_process.store_user_key(alice["id"], USER_KEY, platform=Platform.DISCORD)
-    first = await _started(bot_process)
+    first = await started(bot_process("discord"))
     hold = picloud.hold_upload(stage)
     attachment = fake.add_attachment(png_bytes(seed=81), "cat.png", "image/png")
     interaction = await fake.slash_command(
@@ -59,7 +57,7 @@ async def test_killed_after_the_defer_the_restart_answers_the_deferred_response(
     first.kill()
     hold.release()
 
-    second = await _started(bot_process)
+    second = await started(bot_process("discord"))
     answer = await _resolved(fake, interaction)
     assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
     (copy,) = picloud.uploads.values()
@@ -73,19 +71,12 @@ async def test_killed_after_the_defer_the_restart_answers_the_deferred_response(
     assert fake.followups(interaction) in ([], [answer])
 
 
-async def _started(bot_process: BotProcesses) -> BotProcess:
-    process = bot_process("discord")
-    await process.start()
-    await process.wait_ready(timeout=START_TIMEOUT)
-    return process
-
-
 async def _resolved(fake: DiscordFake, interaction: JSON) -> JSON:
     """The interaction's @original once it holds an answer (and a pause for a second)."""
     for _ in range(int(STEP_TIMEOUT * 10)):
         original = fake.original_response(interaction)
         if original is not None and original.get("embeds"):
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(SETTLE_S)
             return fake.original_response(interaction) or original
         await asyncio.sleep(0.1)
     raise TimeoutError(f"the deferred response was never resolved; calls: {fake.calls[-10:]}")
@@ -99,7 +90,7 @@ async def test_killed_before_the_defer_went_out_the_kept_command_is_answered(
 ) -> None:
     fake, (guild, channel, alice) = discord_fake, server
     await bot_process.store_user_key(alice["id"], USER_KEY, platform=Platform.DISCORD)
-    first = await _started(bot_process)
+    first = await started(bot_process("discord"))
     defer = fake.hold("POST", r"^/interactions/\d+/[^/]+/callback$")
     attachment = fake.add_attachment(png_bytes(seed=82), "cat.png", "image/png")
     interaction = await fake.slash_command(
@@ -111,9 +102,9 @@ async def test_killed_before_the_defer_went_out_the_kept_command_is_answered(
     first.kill()
     defer.release(proceed=False)  # the defer never reached Discord
 
-    second = await _started(bot_process)
+    second = await started(bot_process("discord"))
     answer = await fake.wait_for_message(channel, timeout=STEP_TIMEOUT)
-    await asyncio.sleep(1.5)  # room for a second answer, were there one
+    await asyncio.sleep(SETTLE_S)  # room for a second answer, were there one
     assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
     (copy,) = picloud.uploads.values()
     assert answer["content"] == f"<@{alice['id']}>"
@@ -133,7 +124,7 @@ async def test_killed_before_a_mirrored_message_was_touched_it_is_answered(
     async with bot_process.open_core() as core:
         owner = UserRef(Platform.DISCORD, UserId(str(alice["id"])))
         await core.profiles.set_mirroring(channel_ref(int(channel["id"])), True, owner)
-    first = await _started(bot_process)
+    first = await started(bot_process("discord"))
     typing = fake.hold("POST", r"^/channels/\d+/typing$")
     attachment = fake.add_attachment(png_bytes(seed=83), "dog.png", "image/png")
     posted = await fake.post_message(guild, channel, alice, attachments=[attachment])
@@ -142,9 +133,9 @@ async def test_killed_before_a_mirrored_message_was_touched_it_is_answered(
     first.kill()
     typing.release(proceed=False)
 
-    second = await _started(bot_process)
+    second = await started(bot_process("discord"))
     answer = await fake.wait_for_message(channel, where=_by_bot(fake), timeout=STEP_TIMEOUT)
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(SETTLE_S)
     assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
     (copy,) = picloud.uploads.values()
     assert answer["embeds"][0]["url"] == copy.image["url_viewer"]

@@ -8,22 +8,13 @@ import asyncio
 import hashlib
 from typing import Any
 
-import pytest
-
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
 from tests.fakes.media import png_bytes
 from tests.fakes.telegram import TelegramFake
-from tests.kills.conftest import BotProcess, BotProcesses
+from tests.kills.conftest import STEP_TIMEOUT, BotProcesses, settled_messages, started
 
 JSON = dict[str, Any]
-START_TIMEOUT = 40.0
-STEP_TIMEOUT = 30.0
 DOCKER_STOP_S = 10.0
-
-
-@pytest.fixture
-def alice(telegram_fake: TelegramFake) -> JSON:
-    return telegram_fake.user(1001, "Alice", "en", "alice")
 
 
 async def test_sigterm_with_a_slow_host_exits_in_time_and_the_next_start_finishes(
@@ -34,7 +25,7 @@ async def test_sigterm_with_a_slow_host_exits_in_time_and_the_next_start_finishe
 ) -> None:
     fake, chat = telegram_fake, telegram_fake.private_chat(alice)
     await bot_process.store_user_key(alice["id"], USER_KEY)
-    first = await _started(bot_process)
+    first = await started(bot_process())
     slow_host = picloud.hold_upload(UploadStage.RECEIVING)  # the host takes "forever"
     photo = png_bytes(width=40, height=30, seed=61)
     fake.send_photo(chat, alice, photo)
@@ -47,13 +38,12 @@ async def test_sigterm_with_a_slow_host_exits_in_time_and_the_next_start_finishe
     assert seconds < DOCKER_STOP_S
     assert "cut off by the stop" in first.logs()
     assert picloud.uploads == {}
-    second = await _started(bot_process)
-    answer = await _answer(fake, chat)
+    second = await started(bot_process())
+    (answer,) = await settled_messages(fake, chat)
     assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
     (copy,) = picloud.uploads.values()
     assert copy.md5 == hashlib.md5(photo, usedforsecurity=False).hexdigest()
     assert copy.image["url_viewer"] in answer["text"]
-    assert len(fake.messages(chat["id"])) == 1
 
 
 async def test_sigterm_lets_an_upload_in_flight_finish_and_answer(
@@ -64,7 +54,7 @@ async def test_sigterm_lets_an_upload_in_flight_finish_and_answer(
 ) -> None:
     fake, chat = telegram_fake, telegram_fake.private_chat(alice)
     await bot_process.store_user_key(alice["id"], USER_KEY)
-    first = await _started(bot_process, PICLOUD_STOP_GRACE_S="5")
+    first = await started(bot_process(PICLOUD_STOP_GRACE_S="5"))
     host = picloud.hold_upload(UploadStage.RECEIVING)
     fake.send_photo(chat, alice, png_bytes(width=40, height=30, seed=62))
     await host.wait_reached(timeout=STEP_TIMEOUT)
@@ -79,20 +69,3 @@ async def test_sigterm_lets_an_upload_in_flight_finish_and_answer(
     (message,) = fake.messages(chat["id"])
     assert "Viewer" in message["text"]
     assert "cut off" not in first.logs()
-
-
-async def _started(bot_process: BotProcesses, **env: str) -> BotProcess:
-    process = bot_process(**env)
-    await process.start()
-    await process.wait_ready(timeout=START_TIMEOUT)
-    return process
-
-
-async def _answer(fake: TelegramFake, chat: JSON) -> JSON:
-    for _ in range(int(STEP_TIMEOUT * 10)):
-        answered = [m for m in fake.messages(chat["id"]) if "Viewer" in m.get("text", "")]
-        if answered:
-            await asyncio.sleep(1.0)  # room for a second answer, were there one
-            return answered[0]
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"no answer; calls: {[c.method for c in fake.calls]}")

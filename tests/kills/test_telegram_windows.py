@@ -8,7 +8,6 @@ got there (and what had already happened), kills the bot, and lets the request g
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,13 +22,9 @@ from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
 from tests.fakes.media import png_bytes
 from tests.fakes.server import Hold
 from tests.fakes.telegram import Call, TelegramFake
-from tests.kills.conftest import BotProcess, BotProcesses
+from tests.kills.conftest import STEP_TIMEOUT, BotProcesses, settled_messages, started
 
 JSON = dict[str, Any]
-START_TIMEOUT = 40.0
-STEP_TIMEOUT = 30.0
-SETTLE_S = 1.5
-"""After the answer: time for a second one to show up, if the bot were to send one."""
 
 
 def _uploading(call: Call) -> bool:
@@ -72,12 +67,7 @@ def _body_on_its_way(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) ->
     assert host.uploads == {}
 
 
-def _stored(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
-    assert len(host.uploads) == 1
-    assert [m["text"] for m in fake.messages(chat["id"])] == ["Uploading…"]
-
-
-def _answer_not_yet_shown(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+def _stored_not_answered(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
     assert len(host.uploads) == 1
     assert [m["text"] for m in fake.messages(chat["id"])] == ["Uploading…"]
 
@@ -113,13 +103,13 @@ WINDOWS = [
     Window(
         "host stored it, its answer unseen",
         lambda fake, host: host.hold_upload(UploadStage.STORED),
-        _stored,
+        _stored_not_answered,
         link_lost=True,
     ),
     Window(
         "answer on its way",
         lambda fake, host: fake.hold("editMessageText", where=_final),
-        _answer_not_yet_shown,
+        _stored_not_answered,
         proceed=False,
     ),
     Window(
@@ -128,11 +118,6 @@ WINDOWS = [
         _answer_shown,
     ),
 ]
-
-
-@pytest.fixture
-def alice(telegram_fake: TelegramFake) -> JSON:
-    return telegram_fake.user(1001, "Alice", "en", "alice")
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=[w.name for w in WINDOWS])
@@ -145,7 +130,7 @@ async def test_killed_at_each_step_the_restart_answers_once(
 ) -> None:
     fake, chat = telegram_fake, telegram_fake.private_chat(alice)
     await bot_process.store_user_key(alice["id"], USER_KEY)
-    first = await _started(bot_process)
+    first = await started(bot_process())
     hold = window.arm(fake, picloud)
     photo = png_bytes(width=40, height=30, seed=41)
     fake.send_photo(chat, alice, photo)
@@ -155,8 +140,8 @@ async def test_killed_at_each_step_the_restart_answers_once(
     first.kill()
     hold.release(proceed=window.proceed)
 
-    second = await _started(bot_process)
-    (answer,) = await _answers(fake, chat)
+    second = await started(bot_process())
+    (answer,) = await settled_messages(fake, chat)
     assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
     copies = [u for u in picloud.uploads.values() if u.md5 == _md5(photo)]
     assert len(copies) == 1
@@ -169,31 +154,6 @@ async def test_killed_at_each_step_the_restart_answers_once(
     else:
         assert copies[0].image["url_viewer"] in answer["text"]
     assert await _inbox_open(bot_process) == []
-
-
-async def _started(bot_process: BotProcesses) -> BotProcess:
-    process = bot_process()
-    await process.start()
-    await process.wait_ready(timeout=START_TIMEOUT)
-    return process
-
-
-async def _answers(fake: TelegramFake, chat: JSON) -> list[JSON]:
-    """The bot's messages in the chat once one of them is an answer, and after a pause
-    in which a second answer would have shown up."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STEP_TIMEOUT
-    while not any(_answered(m) for m in fake.messages(chat["id"])):
-        if loop.time() >= deadline:
-            seen = [(c.method, c.params.get("text")) for c in fake.calls]
-            raise TimeoutError(f"no answer after {STEP_TIMEOUT} s; calls: {seen}")
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(SETTLE_S)
-    return fake.messages(chat["id"])
-
-
-def _answered(message: JSON) -> bool:
-    return not str(message.get("text", "")).startswith("Uploading")
 
 
 def _md5(data: bytes) -> str:

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from tests.fakes.chevereto import Fault
+from tests.fakes.chevereto import UPLOAD_PATH, Fault, UploadStage
 from tests.fakes.media import png_bytes
 from tests.telegram.conftest import Bot
 
@@ -62,3 +62,17 @@ async def test_history_names_a_copy_whose_answer_was_lost(keyed_bot: Bot) -> Non
     assert "without a link" in listing["text"]
     assert hashlib.md5(photo, usedforsecurity=False).hexdigest()[:12] in listing["text"]
     assert "photo_" in listing["text"]  # the file's name as the bot knew it
+
+
+async def test_a_connection_cut_mid_body_is_tried_again_and_answered_once(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    receiving = bot.host.hold_upload(UploadStage.RECEIVING)
+    sent = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=93))
+    await receiving.wait_reached()
+    receiving.release(proceed=False)  # the host hangs up while the body is on its way
+
+    answer = await bot.answer_to(bot.alice_chat, sent)
+
+    (copy,) = bot.host.uploads.values()
+    assert copy.image["url_viewer"] in answer["text"]
+    assert sum(1 for r in bot.host.requests if r.path == UPLOAD_PATH) == 2

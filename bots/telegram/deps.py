@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from telegram import Update, User
+from telegram import CallbackQuery, Update, User
+from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bots.telegram.admins import AdminCache
@@ -16,6 +18,8 @@ from core.messages import Hints
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
 from core.service.uploads import UploadService
+
+log = logging.getLogger(__name__)
 
 DEPS_KEY = "picloud"
 
@@ -52,3 +56,14 @@ async def translator_for(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return translator(None)
     prefs = await deps(context).profiles.preferences(user_ref(user))
     return translator(prefs.language or user.language_code)
+
+
+async def acknowledge(
+    query: CallbackQuery, text: str | None = None, *, alert: bool = False
+) -> None:
+    """Answer a button press. A press handled again after a restart is too old for an
+    answer (Telegram allows seconds): the work it asked for goes on regardless."""
+    try:
+        await query.answer(text, show_alert=alert)
+    except BadRequest as error:
+        log.info("a button press could not be answered: %s", error.message)

@@ -176,3 +176,23 @@ async def test_forged_button_data_is_refused(keyed_bot: Bot) -> None:
     assert refusal.params["show_alert"] is True
     assert "no longer known" in refusal.params["text"]
     assert not any(u.deleted for u in bot.host.uploads.values())
+
+
+async def test_a_press_too_old_to_answer_still_deletes_and_edits_the_answer(keyed_bot: Bot) -> None:
+    # As when the press is handled again after a restart: Telegram refuses the answer.
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice_chat, bot.alice, 7)
+    bot.fake.press_button(bot.alice_chat, bot.alice, answer["message_id"], button(answer, "del:"))
+    confirm = await confirmation(bot, bot.alice_chat, answer)
+    too_old = "Bad Request: query is too old and response timeout expired or query ID is invalid"
+    bot.fake.fail_next("answerCallbackQuery", error_code=400, description=too_old)
+
+    bot.fake.press_button(
+        bot.alice_chat, bot.alice, confirm["message_id"], button(confirm, "delyes:")
+    )
+    await bot.fake.wait_for("deleteMessage")
+
+    assert [u.deleted for u in bot.host.uploads.values()] == [True]
+    edited = bot.fake.message(bot.alice_chat["id"], answer["message_id"])
+    assert edited is not None and "Deleted" in edited["text"]
+    assert not [m for m in bot.fake.messages(bot.alice_chat["id"]) if "wrong" in m["text"]]

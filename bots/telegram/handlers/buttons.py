@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bots.telegram.answers import codes_text, confirm_delete, without_upload
-from bots.telegram.deps import chat_ref, deps, translator_for, user_ref
+from bots.telegram.deps import acknowledge, chat_ref, deps, translator_for, user_ref
 from core.chevereto.models import DeleteOutcome
 from core.codes import embed_codes
 from core.errors import NotFound, PermissionDenied
@@ -35,7 +35,7 @@ async def delete_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await query.message.reply_text(
         confirm.text, parse_mode=ParseMode.HTML, reply_markup=confirm.markup
     )
-    await query.answer()
+    await acknowledge(query)
 
 
 async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -50,15 +50,16 @@ async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
             upload_id, user_ref(query.from_user), admin_of=admin_of
         )
     except (NotFound, PermissionDenied) as refusal:
-        await query.answer(_refusal_text(refusal, _), show_alert=True)
+        await acknowledge(query, _refusal_text(refusal, _), alert=True)
         return
     if outcome is DeleteOutcome.FAILED:
-        await query.answer(
+        await acknowledge(
+            query,
             _("The upload host did not answer; nothing was deleted. Try again later."),
-            show_alert=True,
+            alert=True,
         )
         return
-    await query.answer(_("Deleted."))
+    await acknowledge(query, _("Deleted."))
     confirmation = query.message if isinstance(query.message, Message) else None
     if confirmation is not None:
         await _mark_deleted(confirmation.reply_to_message, upload_id, _)
@@ -69,7 +70,7 @@ async def delete_confirmed(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 async def delete_cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     assert query is not None
-    await query.answer()
+    await acknowledge(query)
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramError):
             await query.message.delete()
@@ -83,14 +84,14 @@ async def codes_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     view = await deps(context).service.find(_upload_id(query))
     codes = embed_codes(view) if view else None
     if codes is None or not isinstance(query.message, Message):
-        await query.answer(
-            _("No codes for this upload (deleted, or awaiting moderation)."), show_alert=True
+        await acknowledge(
+            query, _("No codes for this upload (deleted, or awaiting moderation)."), alert=True
         )
         return
     await query.message.reply_text(
         codes_text(codes, _), parse_mode=ParseMode.HTML, disable_web_page_preview=True
     )
-    await query.answer()
+    await acknowledge(query)
 
 
 async def _deletable(
@@ -103,7 +104,7 @@ async def _deletable(
             _upload_id(query), presser, admin_of=await _admin_chat(query, context)
         )
     except (NotFound, PermissionDenied) as refusal:
-        await query.answer(_refusal_text(refusal, _), show_alert=True)
+        await acknowledge(query, _refusal_text(refusal, _), alert=True)
         return None
 
 

@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bots.telegram.answers import Outcome, render
-from bots.telegram.deps import deps, translator_for, user_ref
+from bots.telegram.deps import acknowledge, deps, translator_for, user_ref
 from core.expiry import parse_optional_expiry
 from core.i18n import N_, Translator
 from core.messages import describe_lost_copies
@@ -54,7 +54,7 @@ async def setting_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         await profiles.set_language(user, None if value == "auto" else value)
     _ = await translator_for(update, context)
     text, markup = await _menu(user, context, _)
-    await query.answer(_("Saved."))
+    await acknowledge(query, _("Saved."))
     # Pressing the choice already in force is "message is not modified": nothing to do.
     with contextlib.suppress(BadRequest):
         await query.edit_message_text(text, reply_markup=markup)

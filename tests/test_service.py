@@ -516,3 +516,34 @@ async def test_a_job_waiting_for_a_place_is_already_recorded(
         assert [status for status, _error, _answered in states] == ["running", "accepted"]
         await asyncio.gather(first, second)
         assert [s for s, _e, _a in await _job_states(core)] == ["done", "done"]
+
+
+async def test_a_stuck_instance_loses_its_job_to_a_live_one_once_its_lease_runs_out(
+    open_app: OpenCore, host: CheveretoEmulator
+) -> None:
+    delivered: list[JobOutcome] = []
+
+    async def deliver(outcome: JobOutcome) -> None:
+        delivered.append(outcome)
+
+    # Two instances on one database; the first stays alive but stops renewing its lease
+    # (it never serves a platform, so nothing renews what it holds), as a hung one would.
+    async with open_app(job_lease_s=1) as stuck, open_app(job_lease_s=1) as live:
+        await stuck.service.keys.set_user_key(ALICE, USER_KEY)
+        live.service.register_opener("test", reopen_test_media)
+        media = stalling_input(43, asyncio.Event())
+        hung = asyncio.create_task(
+            stuck.service.upload(UploadRequest(user=ALICE, media=media, reply_target="msg-43"))
+        )
+        await asyncio.sleep(0.3)
+        assert await live.service.resume(Platform.TELEGRAM, deliver) == 0  # still leased
+        for _ in range(100):
+            if delivered:
+                break
+            await asyncio.sleep(0.1)
+        hung.cancel()
+
+    (outcome,) = delivered
+    assert outcome.result is not None and outcome.result.url_viewer
+    assert outcome.reply_target == "msg-43"
+    assert len(host.uploads) == 1

@@ -13,7 +13,6 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -31,6 +30,7 @@ from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
 from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
 from bots.telegram.handlers.errors import on_error
 from bots.telegram.inbox import InboxApplication, InboxQueue, replayer
+from bots.telegram.limits import MessageRateLimiter
 from bots.telegram.uploading import resumed_answerer
 from core.errors import ConfigurationError
 from core.i18n import N_, translator
@@ -77,7 +77,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(MessageRateLimiter(max_retries=3))
         .concurrent_updates(True)
         # Every answer replies to what it answers, in private chats too.
         .defaults(Defaults(do_quote=True))

@@ -1,6 +1,124 @@
-"""Telegram's rate limits, as the bot spends them."""
+"""Telegram's rate limits, as the bot spends them.
+
+Telegram limits the messages a bot sends: about 30 per second across chats, about one
+per second into one chat (short bursts allowed) and 20 per minute into one group. It
+answers 429 with ``retry_after`` past them, and limits nothing else a bot does
+(getFile, getUpdates, answerCallbackQuery, chat actions). :class:`MessageRateLimiter`
+paces exactly the messages, on python-telegram-bot's own ``AIORateLimiter``, and
+treats a 429 as back-pressure on the call that met it: that call waits and tries again,
+every other chat goes on (the stock limiter halts every request of the bot instead).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from aiolimiter import AsyncLimiter
+from telegram.error import RetryAfter
+from telegram.ext import AIORateLimiter
+
+log = logging.getLogger(__name__)
 
 ESSENTIAL_RETRIES = 1_000
 """``rate_limit_args`` of a call the upload cannot do without (the answer, getFile): the
 429s it waits out (each for Telegram's ``retry_after``), in effect until it goes
-through. Progress calls get the rate limiter's default and are skipped beyond it."""
+through. Progress calls get the limiter's default and are skipped beyond it."""
+
+OVERALL_PER_SECOND = 30
+GROUP_PER_MINUTE = 20
+PRIVATE_BURST = 3
+"""Messages into one private chat at once; then one per second."""
+MAX_PRIVATE_LIMITERS = 512
+
+MESSAGE_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendDocument",
+        "sendVideo",
+        "sendAnimation",
+        "sendAudio",
+        "sendVoice",
+        "sendVideoNote",
+        "sendSticker",
+        "sendMediaGroup",
+        "copyMessage",
+        "forwardMessage",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageMedia",
+        "editMessageReplyMarkup",
+    }
+)
+
+Request = Callable[..., Coroutine[Any, Any, Any]]
+
+
+class MessageRateLimiter(AIORateLimiter):
+    def __init__(self, max_retries: int = 3) -> None:
+        super().__init__(
+            overall_max_rate=OVERALL_PER_SECOND,
+            overall_time_period=1,
+            group_max_rate=GROUP_PER_MINUTE,
+            group_time_period=60,
+            max_retries=max_retries,
+        )
+        self._retries = max_retries
+        self._private: dict[int, AsyncLimiter] = {}
+
+    async def process_request(
+        self,
+        callback: Request,
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: int | None,
+    ) -> Any:
+        retries = rate_limit_args or self._retries
+        for attempt in range(retries + 1):
+            try:
+                if endpoint in MESSAGE_METHODS:
+                    return await self._paced(data.get("chat_id"), callback, args, kwargs)
+                return await callback(*args, **kwargs)
+            except RetryAfter as refusal:
+                if attempt == retries:
+                    log.warning(
+                        "Telegram still asked to wait after %d tries of %s; giving it up",
+                        attempt + 1,
+                        endpoint,
+                    )
+                    raise
+                await asyncio.sleep(_seconds(refusal) + 0.1)
+        raise AssertionError("unreachable")
+
+    async def _paced(self, chat_id: object, callback: Request, args: Any, kwargs: Any) -> Any:
+        with contextlib.suppress(TypeError, ValueError):
+            chat_id = int(str(chat_id))
+        if isinstance(chat_id, int) and chat_id > 0:
+            chat_limiter = self._private_limiter(chat_id)
+        else:  # a group, a supergroup or a channel (by id or @name)
+            chat_limiter = self._get_group_limiter(str(chat_id))
+        assert self._base_limiter is not None
+        async with chat_limiter, self._base_limiter:
+            return await callback(*args, **kwargs)
+
+    def _private_limiter(self, chat_id: int) -> AsyncLimiter:
+        if len(self._private) > MAX_PRIVATE_LIMITERS:
+            # Forget idle chats: a limiter with all its capacity back holds nothing.
+            for key, limiter in list(self._private.items()):
+                if limiter.has_capacity(PRIVATE_BURST):
+                    del self._private[key]
+        if chat_id not in self._private:
+            self._private[chat_id] = AsyncLimiter(PRIVATE_BURST, PRIVATE_BURST)
+        return self._private[chat_id]
+
+
+def _seconds(refusal: RetryAfter) -> float:
+    # The typed value, as python-telegram-bot's own limiter reads it: the public
+    # ``retry_after`` warns until PTB 23 changes its type.
+    return refusal._retry_after.total_seconds()

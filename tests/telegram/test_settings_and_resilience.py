@@ -4,11 +4,14 @@ many users at once, and webhook mode."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from core.chevereto.client import RetryPolicy
 from tests.fakes.chevereto import USER_KEY, Fault, UploadStage
@@ -332,3 +335,17 @@ async def _kept(bot: Bot, update_id: int) -> bool:
     async with AsyncSession(bot.core.repo._engine) as session:
         query = select(InboxEvent).where(InboxEvent.event_key == str(update_id))
         return (await session.exec(query)).first() is not None
+
+
+async def test_a_429_given_up_is_back_pressure_not_an_error(
+    keyed_bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = keyed_bot
+    bot.fake.fail_next("sendMessage", error_code=429, retry_after=1, times=4)
+    bot.fake.send_text(bot.alice_chat, bot.alice, "/help")
+    await bot.fake.wait_for("sendMessage", count=4, timeout=15)
+    await asyncio.sleep(0.5)  # room for an apology, were one coming
+
+    assert [c.error_code for c in bot.fake.calls_to("sendMessage")] == [429] * 4
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info] == []
+    assert "giving it up" in caplog.text  # one line, no traceback

@@ -69,7 +69,20 @@ Knobs (plain attributes, settable at any time)
     interaction_response_timeout 3.0 s to call back, then 404 10062 Unknown interaction.
     interaction_token_lifetime  900 s for follow-ups and @original, then 401 50027.
     closed_dms                  user ids whose DMs are closed to the bot: 403 50007.
-    clock                       ``time.time``; timestamps and the two limits above.
+    clock                       ``time.time``; timestamps, the two limits above and
+                                ``rate_limits``.
+    rate_limits                 None (the default): nothing is rate-limited but by
+                                ``fail_next``. ``RateLimits()``: the bot's ``POST
+                                /channels/{id}/messages`` go at most
+                                ``messages_per_channel=5`` per ``per_seconds=5.0`` into
+                                each channel (a fixed window opened by the first of them,
+                                as Discord's headers describe it; DMs too). Allowed calls
+                                carry that bucket's ``X-RateLimit-*`` (limit 5, remaining
+                                counting down, reset at the window's end), so discord.py
+                                paces itself; past it the call does nothing and gets the
+                                429 ``fail_next`` builds (``retry_after`` the seconds to
+                                the reset, ``global`` false, ``X-RateLimit-Scope: user``)
+                                and is listed in ``rate_limited``.
     hold(method, path_regex, where=None) -> Hold[Call]
                                 the next matching call stops before it does anything
                                 until the test releases it (``tests.fakes.server.Hold``:
@@ -136,16 +149,22 @@ Inspection
     first), bot_messages(channel_id), message(channel_id, message_id), deleted,
     downloads (Download(attachment_id, filename, size, time) per CDN download), commands(
     guild_id=None), identifies, resumes, heartbeats, presences, gateway_requests (each
-    connection's query), connections (live ones), ``await wait_ready()``.
+    connection's query), connections (live ones), ``await wait_ready()``, rate_limited
+    (the calls ``rate_limits`` answered 429: empty when the bot never provoked one).
     Also: api_url, gateway_url, ws_url, env() (DISCORD_BOT_TOKEN / DISCORD_API_URL /
     DISCORD_GATEWAY_URL for the bot), bot_user, users; module constants TOKEN, BOT_ID,
     APPLICATION_ID, OWNER_ID, Perm and Intent (bit flags), DEFAULT_EVERYONE,
     DEFAULT_BOT_PERMISSIONS, make_token(user_id, tag).
 
 Deliberate simplifications
-    - No rate limits unless ``fail_next`` says so; successful answers carry generous
-      ``X-RateLimit-*`` headers (limit 50, remaining 49, reset after 1 s). 5xx answers
-      make discord.py sleep 1 s, 3 s... before retrying: avoid them in fast tests.
+    - No rate limits unless ``fail_next`` or ``rate_limits`` says so; other successful
+      answers carry generous ``X-RateLimit-*`` headers (limit 50, remaining 49, reset
+      after 1 s). ``rate_limits`` counts only messages actually created (a call refused
+      with 4xx frees its slot) and only the channel route: interaction callbacks and
+      follow-ups, which Discord limits per interaction token rather than per channel,
+      edits, deletions and reactions are never limited, and there is no global 50/s
+      limit. 5xx answers make discord.py sleep 1 s, 3 s... before retrying: avoid them
+      in fast tests.
     - One shard. Intents filter only MESSAGE_* events (GUILD_MESSAGES, DIRECT_MESSAGES)
       and, without MESSAGE_CONTENT, guild messages from others that do not mention the
       bot arrive with empty content, embeds, attachments and components (as on Discord).
@@ -183,6 +202,7 @@ from tests.fakes.discord.constants import (
     make_token,
 )
 from tests.fakes.discord.fake import DiscordFake
+from tests.fakes.discord.limits import RateLimits
 from tests.fakes.discord.models import (
     ApiError,
     Call,
@@ -273,6 +293,7 @@ __all__ = [
     "Download",
     "Intent",
     "Perm",
+    "RateLimits",
     "UploadedFile",
     "make_token",
 ]

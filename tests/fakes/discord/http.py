@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from tests.fakes.discord.constants import READ_CHUNK
+from tests.fakes.discord.limits import RateLimits
 from tests.fakes.discord.models import (
     ApiError,
     Call,
@@ -29,6 +30,9 @@ from tests.fakes.discord.models import (
 )
 from tests.fakes.discord.registry import RegistryMixin
 from tests.fakes.server import Hold, Spool, abandon
+
+# The route the ``rate_limits`` knob counts: a bot creating a message in a channel.
+_MESSAGE_POST = re.compile(r"POST /channels/(?P<channel>[0-9]+)/messages")
 
 
 def _json_response(
@@ -121,18 +125,30 @@ class HttpMixin(RegistryMixin):
             auth = request.headers.get("Authorization")
             if route.bot_auth and auth != f"Bot {self.token}":
                 raise ApiError(401, 0)
+            limits, channel_id = self._channel_limit(call)
+            if limits is not None:
+                self._take_message_slot(call, limits, channel_id)
             try:
-                result = await route.handler(_Request(call, match, uploads, auth))
-            except (KeyError, TypeError, ValueError, AttributeError) as error:
-                # A body of the wrong shape: Discord answers 400, not 500.
-                raise ApiError(400, 50035, f"Invalid Form Body ({error!r})") from error
+                result = await self._handle(route, _Request(call, match, uploads, auth))
+            except BaseException:
+                if limits is not None:  # no message was created: its slot is free again
+                    self._buckets.give_back(limits, channel_id, self.clock())
+                raise
         except ApiError as error:
             if request.can_read_body:
                 await request.release()
             call.status, call.error = error.status, error.body()
             self._record(call)
-            return _json_response(error.status, error.body(), self._error_headers(error, call))
-        headers = self._ratelimit_headers(call)
+            limits, _ = self._channel_limit(call)
+            limit = 50 if limits is None else limits.messages_per_channel
+            headers = self._error_headers(error, call, limit)
+            return _json_response(error.status, error.body(), headers)
+        if limits is not None:
+            remaining, after = self._buckets.state(limits, channel_id, self.clock())
+            limit = limits.messages_per_channel
+            headers = self._ratelimit_headers(call, remaining, after, limit)
+        else:
+            headers = self._ratelimit_headers(call)
         if isinstance(result, _NoContent):
             call.status = 204
             self._record(call)
@@ -140,6 +156,14 @@ class HttpMixin(RegistryMixin):
         call.status, call.response = 200, copy.deepcopy(result)
         self._record(call)
         return _json_response(200, result, headers)
+
+    @staticmethod
+    async def _handle(route: _Route, request: _Request) -> Any:
+        try:
+            return await route.handler(request)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # A body of the wrong shape: Discord answers 400, not 500.
+            raise ApiError(400, 50035, f"Invalid Form Body ({error!r})") from error
 
     def _record(self, call: Call) -> None:
         self.calls.append(call)
@@ -155,6 +179,19 @@ class HttpMixin(RegistryMixin):
                 return route, match.groupdict()
             allowed = True
         raise ApiError(405 if allowed else 404, 0)
+
+    def _channel_limit(self, call: Call) -> tuple[RateLimits | None, int]:
+        """The knob's numbers and the channel when ``rate_limits`` counts this call."""
+        found = _MESSAGE_POST.fullmatch(f"{call.method} {call.path}")
+        if self.rate_limits is None or found is None:
+            return None, 0
+        return self.rate_limits, int(found["channel"])
+
+    def _take_message_slot(self, call: Call, limits: RateLimits, channel_id: int) -> None:
+        retry_after = self._buckets.take(limits, channel_id, self.clock())
+        if retry_after is not None:
+            self.rate_limited.append(call)
+            raise ApiError(429, 0, retry_after=round(retry_after, 3))
 
     def _check_failures(self, call: Call) -> None:
         for failure in self._failures:
@@ -172,21 +209,21 @@ class HttpMixin(RegistryMixin):
         return hashlib.sha1(f"{call.method} {template}".encode()).hexdigest()[:32]
 
     def _ratelimit_headers(
-        self, call: Call, remaining: int = 49, after: float = 1.0
+        self, call: Call, remaining: int = 49, after: float = 1.0, limit: int = 50
     ) -> dict[str, str]:
         return {
-            "X-RateLimit-Limit": "50",
+            "X-RateLimit-Limit": str(limit),
             "X-RateLimit-Remaining": str(remaining),
             "X-RateLimit-Reset": f"{self.clock() + after:.3f}",
             "X-RateLimit-Reset-After": f"{after:.3f}",
             "X-RateLimit-Bucket": self._bucket(call),
         }
 
-    def _error_headers(self, error: ApiError, call: Call) -> dict[str, str]:
+    def _error_headers(self, error: ApiError, call: Call, limit: int = 50) -> dict[str, str]:
         if error.status != 429:
             return {}
         after = float(error.retry_after or 0)
-        headers = self._ratelimit_headers(call, remaining=0, after=after)
+        headers = self._ratelimit_headers(call, remaining=0, after=after, limit=limit)
         headers.update(
             {
                 "Retry-After": str(math.ceil(after)),

@@ -21,6 +21,7 @@ from tests.fakes.discord.constants import (
     MIB,
     TOKEN,
 )
+from tests.fakes.discord.limits import ChannelBuckets, RateLimits
 from tests.fakes.discord.models import (
     Call,
     Download,
@@ -78,6 +79,8 @@ class FakeState(LocalServer):
         self.interaction_token_lifetime = 15 * 60.0
         self.closed_dms: set[int] = set()
         self.clock: Callable[[], float] = time.time
+        self.rate_limits: RateLimits | None = None  # None: nothing is rate-limited
+        self._buckets = ChannelBuckets()
         # registries
         self.users: dict[int, JSON] = {bot_id: self.bot_user}
         self._locales: dict[int, str] = {}
@@ -111,6 +114,7 @@ class FakeState(LocalServer):
         self.calls: list[Call] = []
         self.deleted: list[tuple[int, int]] = []
         self.downloads: list[Download] = []
+        self.rate_limited: list[Call] = []  # the calls the rate limits answered 429
         self._changed = asyncio.Event()
         self._spool_dir: Path | None = None
 

@@ -48,7 +48,22 @@ Knobs (plain attributes, settable at any time)
                           too big`` (default 20 MiB, the server's ``20 << 20``).
     max_upload_bytes      a larger file part gets 413 ``Request Entity Too Large``
                           (default 50 MiB).
-    clock                 ``time.time``; the source of every ``date``.
+    clock                 ``time.time``; the source of every ``date`` and of the rate
+                          limits' time.
+    rate_limits           None (the default): nothing is rate-limited but by
+                          ``fail_next``. ``RateLimits()`` enforces Telegram's message
+                          limits for the bot: calls that send or edit a message (send
+                          <Media>, sendMessage, sendMediaGroup, copyMessage,
+                          forwardMessage, editMessageText/Caption/ReplyMarkup/Media; not
+                          deleteMessage, sendChatAction, getFile, answerCallbackQuery or
+                          any other) go at most ``per_second=30`` per rolling second over
+                          all chats; into a private chat from a token bucket of
+                          ``private_burst=3`` refilled at ``private_per_second=1.0``;
+                          into a group or supergroup ``group_per_minute=20`` per rolling
+                          60 s. Past a limit the call does nothing and gets 429 ``Too
+                          Many Requests: retry after N`` with ``parameters.retry_after``
+                          N, the whole seconds (at least 1) until it would go through; it
+                          is listed in ``rate_limited``. ``fail_next`` comes first.
     fail_next(method, error_code=429, description=None, retry_after=None, times=1)
                           the next ``times`` calls of ``method`` fail before doing
                           anything; 429 defaults to ``Too Many Requests: retry after 1``
@@ -105,10 +120,17 @@ Inspection
     (TimeoutError naming the calls seen), messages(chat_id) (the bot's current
     messages, edits applied, deleted ones gone), message(chat_id, message_id) (any
     message, the users' too), file(file_id), deleted, downloads, callback_answers,
-    webhook, pending_updates, withheld, my_commands(language_code="", scope=None).
+    webhook, pending_updates, withheld, my_commands(language_code="", scope=None),
+    rate_limited (the calls the ``rate_limits`` answered 429: empty when the bot never
+    provoked one).
 
 Deliberate simplifications
-    - Nothing is rate-limited unless ``fail_next`` says so. Files sent by URL are not
+    - Nothing is rate-limited unless ``fail_next`` or ``rate_limits`` says so. Under
+      ``rate_limits`` only messages actually sent or edited count (a call refused with
+      400, 403 or 429 does not), an album counts as one message, an inline-message edit
+      counts only towards the overall limit, and there are no other limits (the
+      server's own, e.g. on bulk notifications or paid broadcasts, are not modelled;
+      nor are Telegram's occasional 429s below these numbers). Files sent by URL are not
       fetched (a placeholder stands for them); uploads are stored as sent (no
       re-encoding), so a sent photo's largest size is the uploaded file itself.
     - A photo has two smaller sizes (boxes of 90 and 320 pixels, fewer for tiny
@@ -136,6 +158,8 @@ Modules
                 UploadedFile
     text        UTF-16 offsets, entity detection, the strict HTML parser
     requests    reading JSON, urlencoded and multipart parameters, spooling file parts
+    limits      RateLimits (the ``rate_limits`` knob's numbers), the methods they count,
+                MessageLimiter (the bookkeeping)
     state       FakeState: registries, lookups and the update queue the parts share
     updates     UpdateInjection: send_text, send_photo..., press_button, member updates,
                 deliver_webhook
@@ -146,6 +170,7 @@ Modules
 """
 
 from tests.fakes.telegram.fake import TelegramFake
+from tests.fakes.telegram.limits import LIMITED_METHODS, RateLimits
 from tests.fakes.telegram.models import (
     BOT_ID,
     BOT_NAME,
@@ -182,6 +207,7 @@ __all__ = [
     "CAPTION_LIMIT",
     "FIRST_UPDATE_ID",
     "JSON",
+    "LIMITED_METHODS",
     "MIB",
     "READ_CHUNK",
     "TEXT_LIMIT",
@@ -191,6 +217,7 @@ __all__ = [
     "Download",
     "EntityParseError",
     "FileRef",
+    "RateLimits",
     "TelegramFake",
     "UploadedFile",
     "Webhook",

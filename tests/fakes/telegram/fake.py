@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.server import Hold, abandon
+from tests.fakes.telegram.limits import LIMITED_METHODS
 from tests.fakes.telegram.messages import MessageMethods
 from tests.fakes.telegram.methods import BotMethods
 from tests.fakes.telegram.models import (
@@ -255,11 +256,34 @@ class TelegramFake(UpdateInjection, BotMethods, MessageMethods):
         entry = self._methods.get(call.method.lower())
         if entry is None:
             raise ApiError(404, "Not Found")
+        limits = self.rate_limits if call.method in LIMITED_METHODS else None
+        if limits is not None:
+            chat_id, private = self._limited_chat(call)
+            now = self.clock()
+            retry_after = self._limiter.retry_after(limits, chat_id, private, now)
+            if retry_after is not None:
+                self.rate_limited.append(call)
+                raise ApiError(429, f"Too Many Requests: retry after {retry_after}", retry_after)
         try:
-            return entry[1](call)
+            result = entry[1](call)
         except (KeyError, TypeError, ValueError, AttributeError) as error:
             # Parameters of the wrong shape: the server answers 400, not 500.
             raise ApiError(400, f"Bad Request: can't parse parameters: {error!r}") from error
+        if limits is not None:
+            # Only what was actually sent or edited counts (the handlers never await).
+            self._limiter.count(limits, chat_id, private, now)
+        return result
+
+    def _limited_chat(self, call: Call) -> tuple[int | None, bool]:
+        """The chat a limited call sends into and whether it is private; (None, False) for
+        inline-message edits and unknown chats (the handler answers those)."""
+        if call.method.startswith("edit") and call.params.get("inline_message_id"):
+            return None, False
+        try:
+            chat = self._chat(call.params.get("chat_id"))
+        except ApiError:
+            return None, False
+        return chat["id"], chat["type"] == "private"
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         ref = self._files_by_path.get(request.match_info["path"])

@@ -15,6 +15,7 @@ from typing import Any
 from tests.fakes import media
 from tests.fakes.chevereto import SNIFF_BYTES, dimensions, sniff
 from tests.fakes.server import LocalServer
+from tests.fakes.telegram.limits import MessageLimiter, RateLimits
 from tests.fakes.telegram.models import (
     _MEDIA_KINDS,
     BOT_NAME,
@@ -123,6 +124,8 @@ class FakeState(LocalServer):
         self.max_download_bytes = 20 * MIB
         self.max_upload_bytes = 50 * MIB
         self.clock: Callable[[], float] = time.time
+        self.rate_limits: RateLimits | None = None  # None: nothing is rate-limited
+        self._limiter = MessageLimiter()
         # registries
         self.users: dict[int, JSON] = {}
         self.chats: dict[int, JSON] = {}
@@ -154,6 +157,7 @@ class FakeState(LocalServer):
         self.downloads: list[Download] = []
         self.callback_answers: dict[str, JSON] = {}
         self.withheld: list[JSON] = []
+        self.rate_limited: list[Call] = []  # the calls the rate limits answered 429
         self._calls_changed = asyncio.Event()
         # server
         self._spool_dir: Path | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telegram import CallbackQuery, Update, User
 from telegram.error import BadRequest
@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
 from bots.telegram.files import TelegramFiles
+from bots.telegram.limits import OncePer
 from core.i18n import Translator, translator
 from core.links import LinkFetcher
 from core.messages import Hints
@@ -22,6 +23,7 @@ from core.service.uploads import UploadService
 log = logging.getLogger(__name__)
 
 DEPS_KEY = "picloud"
+STRAY_HINT_EVERY_S = 60.0
 
 
 @dataclass(slots=True)
@@ -34,6 +36,8 @@ class Deps:
     albums: AlbumCollector
     hints: Hints
     bot_username: str = ""
+    stray_hints: OncePer = field(default_factory=lambda: OncePer(STRAY_HINT_EVERY_S))
+    """The pointer to /help answered to texts we don't use: once a minute per chat."""
 
 
 def deps(context: ContextTypes.DEFAULT_TYPE) -> Deps:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -125,3 +126,22 @@ def _seconds(refusal: RetryAfter) -> float:
     # The typed value, as python-telegram-bot's own limiter reads it: the public
     # ``retry_after`` warns until PTB 23 changes its type.
     return refusal._retry_after.total_seconds()
+
+
+class OncePer:
+    """Lets one thing through per key per ``seconds``: a hint answered to a flood of
+    stray messages goes once, not once per message (each would spend the chat's budget)."""
+
+    def __init__(self, seconds: float, max_keys: int = 10_000) -> None:
+        self._seconds = seconds
+        self._max_keys = max_keys
+        self._last: dict[object, float] = {}
+
+    def allow(self, key: object) -> bool:
+        now = time.monotonic()
+        if now - self._last.get(key, -self._seconds) < self._seconds:
+            return False
+        if len(self._last) >= self._max_keys:
+            self._last = {k: t for k, t in self._last.items() if now - t < self._seconds}
+        self._last[key] = now
+        return True

@@ -84,7 +84,7 @@ async def private_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     if await group_key_reply(update, context):
         return
     message = update.effective_message
-    if message is None:
+    if message is None or not deps(context).stray_hints.allow(message.chat_id):
         return
     _ = await translator_for(update, context)
     await message.reply_text(_("Send me a photo, video, GIF, file or link. /help lists the rest."))

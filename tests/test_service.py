@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from core.chevereto.client import RetryPolicy
 from core.chevereto.models import DeleteOutcome, UploadOptions, UploadSource
 from core.db.tables import JobStatus, Upload
 from core.errors import (
@@ -34,6 +33,7 @@ from core.service.types import JobOutcome, MediaInput, UploadRequest
 from tests.db import make_settings
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, Fault
 from tests.fakes.media import png_bytes
+from tests.retry import FAST_RETRY
 
 ALICE = UserRef(Platform.TELEGRAM, UserId("1"))
 BOB = UserRef(Platform.TELEGRAM, UserId("2"))
@@ -42,7 +42,6 @@ OTHER_GROUP = ChatRef(Platform.TELEGRAM, ChatId("-200"))
 BOB_KEY = "chv_2_bobkeyBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
 CHAT_KEY = "chv_3_chatkeyCCCCCCCCCCCCCCCCCCCCCCCCCCCCC"
 OPERATOR_KEY = "chv_4_operatorkeyDDDDDDDDDDDDDDDDDDDDDDDDD"
-FAST_RETRY = RetryPolicy(attempts=2, deadline_s=5, wait_initial_s=0.01, wait_max_s=0.02)
 
 OpenCore = Callable[..., AbstractAsyncContextManager[Core]]
 

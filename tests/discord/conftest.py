@@ -22,8 +22,8 @@ from core.runtime import Core, open_core
 from tests.db import make_settings
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
 from tests.fakes.discord import TOKEN, DiscordFake
+from tests.retry import FAST_RETRY
 
-FAST_RETRY = RetryPolicy(attempts=2, deadline_s=5, wait_initial_s=0.01, wait_max_s=0.02)
 SERVER_KEY = "chv_8_serverkeySSSSSSSSSSSSSSSSSSSSSSSSSSSS"
 MANAGE_MESSAGES = 1 << 13
 MANAGE_CHANNELS = 1 << 4

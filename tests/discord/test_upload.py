@@ -8,10 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from core.chevereto.client import RetryPolicy
 from tests.discord.conftest import JSON, Bot, OpenBot, custom_ids, person
 from tests.fakes.chevereto import USER_KEY, Fault
 from tests.fakes.media import big_png_file, png_bytes
+from tests.retry import PATIENT_RETRY
 
 
 async def test_upload_an_attachment(keyed_bot: Bot) -> None:
@@ -191,15 +191,7 @@ async def test_russian_locale_reads_russian(bot: Bot) -> None:
 async def test_a_flooded_host_is_told_at_once_then_the_answer_replaces_it(
     open_bot: OpenBot,
 ) -> None:
-    patient = RetryPolicy(
-        attempts=3,
-        deadline_s=30,
-        wait_initial_s=0.01,
-        wait_max_s=0.02,
-        wait_jitter_s=0,
-        flood_wait_s=1.0,
-    )
-    async with open_bot(retry=patient) as bot:
+    async with open_bot(retry=PATIENT_RETRY) as bot:
         await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
         bot.host.flood_per_minute = 1
         for seed in (20, 21):  # the first takes the host's one upload of the minute

@@ -23,8 +23,8 @@ from core.runtime import Core, open_core
 from tests.db import make_settings
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
 from tests.fakes.telegram import TOKEN, Call, TelegramFake
+from tests.retry import FAST_RETRY
 
-FAST_RETRY = RetryPolicy(attempts=2, deadline_s=5, wait_initial_s=0.01, wait_max_s=0.02)
 GROUP_KEY = "chv_8_groupkeyGGGGGGGGGGGGGGGGGGGGGGGGGGGG"
 
 JSON = dict[str, Any]

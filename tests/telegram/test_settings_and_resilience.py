@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from core.chevereto.client import RetryPolicy
 from tests.fakes.chevereto import USER_KEY, Fault, UploadStage
 from tests.fakes.media import big_png_file, png_bytes
 from tests.fakes.telegram import TOKEN, Call
+from tests.retry import PATIENT_RETRY
 from tests.telegram.conftest import Bot, OpenBot, button_data, person
 
 
@@ -253,16 +253,6 @@ async def _viewer_messages(bot: Bot, count: int, timeout: float = 30.0) -> list[
     raise AssertionError(f"{len(answers())} of {count} answers after {timeout} s")
 
 
-PATIENT = RetryPolicy(
-    attempts=3,
-    deadline_s=30,
-    wait_initial_s=0.01,
-    wait_max_s=0.02,
-    wait_jitter_s=0,
-    flood_wait_s=1.0,
-)
-
-
 def _says(fragment: str) -> Callable[[Call], bool]:
     return lambda call: call.ok and fragment in str(call.params.get("text", ""))
 
@@ -270,7 +260,7 @@ def _says(fragment: str) -> Callable[[Call], bool]:
 async def test_a_flooded_host_is_told_at_once_then_edited_into_the_answer(
     open_bot: OpenBot,
 ) -> None:
-    async with open_bot(retry=PATIENT) as bot:
+    async with open_bot(retry=PATIENT_RETRY) as bot:
         await bot.core.service.keys.set_user_key(person(bot.alice), USER_KEY)
         bot.host.flood_per_minute = 1
         first = bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=52))

@@ -377,12 +377,6 @@ class Repository:
     async def mark_deleted(self, upload_id: UploadId) -> None:
         await self._update_upload(upload_id, status=JobStatus.DELETED, delete_url_ciphertext=None)
 
-    async def get_reply_secret(self, upload_id: UploadId) -> SecretStr | None:
-        row = await self.find_upload(upload_id)
-        if row is None or row.reply_secret_ciphertext is None:
-            return None
-        return self.box.decrypt(row.reply_secret_ciphertext)
-
     async def _existing(self, upload_id: UploadId) -> Upload:
         row = await self.find_upload(upload_id)
         if row is None:

@@ -273,6 +273,14 @@ class BotProcesses:
         async with self.open_core() as core:
             await core.service.keys.set_user_key(UserRef(platform, UserId(str(user_id))), key)
 
+    async def start_for(
+        self, user: JSON, platform: PlatformName = "telegram", **env: str | None
+    ) -> BotProcess:
+        """The first bot of a test: ``user``'s key stored, then a bot started and up."""
+        kind = Platform.DISCORD if platform == "discord" else Platform.TELEGRAM
+        await self.store_user_key(user["id"], platform=kind)
+        return await started(self(platform, **env))
+
     def leaks(self) -> list[str]:
         """Which secret (by name) is in which process's log."""
         return [

@@ -42,8 +42,7 @@ async def test_killed_after_the_defer_the_restart_answers_the_deferred_response(
     server: tuple[JSON, JSON, JSON],
 ) -> None:
     fake, (guild, channel, alice) = discord_fake, server
-    await bot_process.store_user_key(alice["id"], USER_KEY, platform=Platform.DISCORD)
-    first = await started(bot_process("discord"))
+    first = await bot_process.start_for(alice, "discord")
     hold = picloud.hold_upload(stage)
     attachment = fake.add_attachment(png_bytes(seed=81), "cat.png", "image/png")
     interaction = await fake.slash_command(
@@ -88,8 +87,7 @@ async def test_killed_before_the_defer_went_out_the_kept_command_is_answered(
     server: tuple[JSON, JSON, JSON],
 ) -> None:
     fake, (guild, channel, alice) = discord_fake, server
-    await bot_process.store_user_key(alice["id"], USER_KEY, platform=Platform.DISCORD)
-    first = await started(bot_process("discord"))
+    first = await bot_process.start_for(alice, "discord")
     defer = fake.hold("POST", r"^/interactions/\d+/[^/]+/callback$")
     attachment = fake.add_attachment(png_bytes(seed=82), "cat.png", "image/png")
     interaction = await fake.slash_command(

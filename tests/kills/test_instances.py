@@ -47,8 +47,7 @@ async def test_two_instances_started_together_after_a_kill_finish_the_job_once(
     alice: JSON,
 ) -> None:
     fake, chat = telegram_fake, telegram_fake.private_chat(alice)
-    await on_postgres.store_user_key(alice["id"], USER_KEY)
-    first = await started(on_postgres())
+    first = await on_postgres.start_for(alice)
     receiving = picloud.hold_upload(UploadStage.RECEIVING)
     photo = png_bytes(width=40, height=30, seed=71)
     fake.send_photo(chat, alice, photo)

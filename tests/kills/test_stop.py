@@ -8,7 +8,7 @@ import asyncio
 import hashlib
 from typing import Any
 
-from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
+from tests.fakes.chevereto import CheveretoEmulator, UploadStage
 from tests.fakes.media import png_bytes
 from tests.fakes.telegram import TelegramFake
 from tests.kills.conftest import STEP_TIMEOUT, BotProcesses, settled_messages, started
@@ -24,8 +24,7 @@ async def test_sigterm_with_a_slow_host_exits_in_time_and_the_next_start_finishe
     alice: JSON,
 ) -> None:
     fake, chat = telegram_fake, telegram_fake.private_chat(alice)
-    await bot_process.store_user_key(alice["id"], USER_KEY)
-    first = await started(bot_process())
+    first = await bot_process.start_for(alice)
     slow_host = picloud.hold_upload(UploadStage.RECEIVING)  # the host takes "forever"
     photo = png_bytes(width=40, height=30, seed=61)
     fake.send_photo(chat, alice, photo)
@@ -53,8 +52,7 @@ async def test_sigterm_lets_an_upload_in_flight_finish_and_answer(
     alice: JSON,
 ) -> None:
     fake, chat = telegram_fake, telegram_fake.private_chat(alice)
-    await bot_process.store_user_key(alice["id"], USER_KEY)
-    first = await started(bot_process(PICLOUD_STOP_GRACE_S="5"))
+    first = await bot_process.start_for(alice, PICLOUD_STOP_GRACE_S="5")
     host = picloud.hold_upload(UploadStage.RECEIVING)
     fake.send_photo(chat, alice, png_bytes(width=40, height=30, seed=62))
     await host.wait_reached(timeout=STEP_TIMEOUT)

@@ -18,7 +18,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.tables import InboxEvent, Upload
-from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
+from tests.fakes.chevereto import CheveretoEmulator, UploadStage
 from tests.fakes.media import png_bytes
 from tests.fakes.server import Hold
 from tests.fakes.telegram import Call, TelegramFake
@@ -129,8 +129,7 @@ async def test_killed_at_each_step_the_restart_answers_once(
     alice: JSON,
 ) -> None:
     fake, chat = telegram_fake, telegram_fake.private_chat(alice)
-    await bot_process.store_user_key(alice["id"], USER_KEY)
-    first = await started(bot_process())
+    first = await bot_process.start_for(alice)
     hold = window.arm(fake, picloud)
     photo = png_bytes(width=40, height=30, seed=41)
     fake.send_photo(chat, alice, photo)

@@ -958,6 +958,19 @@ async def test_delay_trips_client_timeouts(
         )
 
 
+async def test_latency_delays_every_upload_answer(
+    chevereto: CheveretoEmulator, client: httpx.AsyncClient
+) -> None:
+    chevereto.latency_s = 0.2
+    for key, check in ((USER_KEY, image_of), ("chv_wrong_keyZZZZZZZZZZZZ", api_error)):
+        started = time.monotonic()
+        check(await upload(client, chevereto, png_source(seed=40), key=key))
+        assert time.monotonic() - started >= 0.2
+    started = time.monotonic()
+    assert (await client.get(chevereto.base_url + "/")).status_code == 404
+    assert time.monotonic() - started < 0.2  # only upload answers are late
+
+
 async def test_faults_only_hit_the_upload_endpoint(
     chevereto: CheveretoEmulator, client: httpx.AsyncClient
 ) -> None:
@@ -1003,6 +1016,8 @@ async def test_standalone_process(tmp_path: Path) -> None:
         "0",
         "--key",
         "chv_9_standaloneDDDDDDDDDDDDDDDDDDDDDDDDD",
+        "--latency-ms",
+        "1",
         stdout=asyncio.subprocess.PIPE,
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT)},

@@ -53,7 +53,7 @@ async def test_run_starts_both_bots_and_stops_cleanly(
             alice = telegram.user(1, "Alice")
             sent = telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=1))
             await telegram.wait_for(
-                "editMessageText",
+                "sendMessage",
                 where=lambda call: "Viewer" in str(call.params.get("text")),
                 timeout=20,
             )

@@ -24,6 +24,7 @@ from telegram.ext import (
 
 from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
+from bots.telegram.answer_queue import AnswerQueue
 from bots.telegram.answers import CODES, DELETE, DELETE_NO, DELETE_YES
 from bots.telegram.deps import DEPS_KEY, Deps
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
@@ -94,6 +95,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         links=core.links,
         admins=AdminCache(),
         albums=AlbumCollector(),
+        answers=AnswerQueue(application.bot),
         hints=Hints(
             set_key="/setkey KEY",
             settings_url=api_key_page(settings.api_url),

@@ -11,6 +11,7 @@ from telegram.ext import ContextTypes
 
 from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
+from bots.telegram.answer_queue import AnswerQueue
 from bots.telegram.files import TelegramFiles
 from bots.telegram.limits import OncePer
 from core.i18n import Translator, translator
@@ -34,6 +35,7 @@ class Deps:
     links: LinkFetcher
     admins: AdminCache
     albums: AlbumCollector
+    answers: AnswerQueue
     hints: Hints
     bot_username: str = ""
     stray_hints: OncePer = field(default_factory=lambda: OncePer(STRAY_HINT_EVERY_S))

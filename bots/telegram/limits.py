@@ -15,7 +15,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine
+from types import TracebackType
 from typing import Any
 
 from aiolimiter import AsyncLimiter
@@ -36,7 +38,7 @@ PRIVATE_BURST = 3
 MARGIN = 1.1
 """...paced a tenth slower than Telegram counts: our clock starts when a message leaves,
 Telegram's when it arrives, and a message that arrives early is refused."""
-MAX_PRIVATE_LIMITERS = 512
+MAX_CHAT_LIMITERS = 512
 
 MESSAGE_METHODS = frozenset(
     {
@@ -72,7 +74,8 @@ class MessageRateLimiter(AIORateLimiter):
             max_retries=max_retries,
         )
         self._retries = max_retries
-        self._private: dict[int, AsyncLimiter] = {}
+        self._private: dict[int, ChatLimiter] = {}
+        self._groups: dict[str, ChatLimiter] = {}
 
     async def process_request(
         self,
@@ -101,25 +104,107 @@ class MessageRateLimiter(AIORateLimiter):
         raise AssertionError("unreachable")
 
     async def _paced(self, chat_id: object, callback: Request, args: Any, kwargs: Any) -> Any:
+        assert self._base_limiter is not None
+        async with self.chat_limiter(chat_id), self._base_limiter:
+            return await callback(*args, **kwargs)
+
+    def chat_limiter(self, chat_id: object) -> ChatLimiter:
+        """The pace of messages into one chat: private chats by token bucket, groups,
+        supergroups and channels (by id or @name) by a rolling minute."""
         with contextlib.suppress(TypeError, ValueError):
             chat_id = int(str(chat_id))
         if isinstance(chat_id, int) and chat_id > 0:
-            chat_limiter = self._private_limiter(chat_id)
-        else:  # a group, a supergroup or a channel (by id or @name)
-            chat_limiter = self._get_group_limiter(str(chat_id))
-        assert self._base_limiter is not None
-        async with chat_limiter, self._base_limiter:
-            return await callback(*args, **kwargs)
+            return _remembered(self._private, chat_id, _private_limiter)
+        return _remembered(self._groups, str(chat_id), _group_window)
 
-    def _private_limiter(self, chat_id: int) -> AsyncLimiter:
-        if len(self._private) > MAX_PRIVATE_LIMITERS:
-            # Forget idle chats: a limiter with all its capacity back holds nothing.
-            for key, limiter in list(self._private.items()):
-                if limiter.has_capacity(PRIVATE_BURST):
-                    del self._private[key]
-        if chat_id not in self._private:
-            self._private[chat_id] = AsyncLimiter(PRIVATE_BURST, PRIVATE_BURST * MARGIN)
-        return self._private[chat_id]
+    def has_room(self, chat_id: object) -> bool:
+        """Whether a message into ``chat_id`` would go now, without waiting."""
+        return self.chat_limiter(chat_id).has_capacity()
+
+    def has_room_to_spare(self, chat_id: object) -> bool:
+        """Whether a progress message into ``chat_id`` leaves room for the answer after
+        it: a private chat's burst is not yet touched, half a group's minute is left."""
+        limiter = self.chat_limiter(chat_id)
+        return limiter.has_capacity(max(2, limiter.max_rate // 2))
+
+    def gathering_s(self, chat_id: object) -> float:
+        """How long answers into ``chat_id`` should gather before its next message, so
+        that one message carries them all: none while the chat has room to spare; past
+        half a group's minute, the time one message's budget takes to return. (A
+        private chat's budget returns within a second: waiting for room is enough.)"""
+        limiter = self.chat_limiter(chat_id)
+        if isinstance(limiter, AsyncLimiter) or self.has_room_to_spare(chat_id):
+            return 0.0
+        return limiter.period / limiter.max_rate
+
+    async def until_room(self, chat_id: object, poll_s: float = 0.1) -> None:
+        """Returns once a message into ``chat_id`` would go without waiting."""
+        # aiolimiter tells no one when capacity returns: look again shortly.
+        while not self.has_room(chat_id):  # noqa: ASYNC110
+            await asyncio.sleep(poll_s)
+
+
+class RollingWindow:
+    """At most ``max_rate`` entries per rolling ``period`` seconds: Telegram counts a group's
+    messages this way (20 in any 60 s), so a leaky bucket, which lets one through every
+    3 s once its burst is spent, is refused under sustained load."""
+
+    def __init__(self, max_rate: int, period: float) -> None:
+        self.max_rate = max_rate
+        self.period = period
+        self._times: deque[float] = deque()
+        self._entering = asyncio.Lock()
+
+    def has_capacity(self, amount: float = 1) -> bool:
+        """Whether ``amount`` entries would go now (``max_rate``: the window is empty)."""
+        return self._wait(time.monotonic(), amount) <= 0
+
+    async def __aenter__(self) -> None:
+        async with self._entering:  # first come, first served
+            # Nobody else enters meanwhile: after this wait the oldest has left.
+            if (wait := self._wait(time.monotonic())) > 0:
+                await asyncio.sleep(wait)
+            self._times.append(time.monotonic())
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        return None
+
+    def _wait(self, now: float, amount: float = 1) -> float:
+        while self._times and self._times[0] <= now - self.period:
+            self._times.popleft()
+        over = len(self._times) + int(amount) - self.max_rate
+        if over <= 0:
+            return 0.0
+        return self._times[over - 1] + self.period - now  # when enough have left the window
+
+
+ChatLimiter = AsyncLimiter | RollingWindow
+
+
+def _private_limiter() -> AsyncLimiter:
+    return AsyncLimiter(PRIVATE_BURST, PRIVATE_BURST * MARGIN)
+
+
+def _group_window() -> RollingWindow:
+    return RollingWindow(GROUP_PER_MINUTE, 60 * MARGIN)
+
+
+def _remembered(
+    limiters: dict[Any, ChatLimiter], key: object, new: Callable[[], ChatLimiter]
+) -> ChatLimiter:
+    if len(limiters) > MAX_CHAT_LIMITERS:
+        # Forget idle chats: a limiter with all its capacity back holds nothing.
+        for known, limiter in list(limiters.items()):
+            if limiter.has_capacity(limiter.max_rate):
+                del limiters[known]
+    if key not in limiters:
+        limiters[key] = new()
+    return limiters[key]
 
 
 def _seconds(refusal: RetryAfter) -> float:

@@ -2,14 +2,20 @@
 
 Each item (a file, a link) is checked before anything is downloaded, recorded as a
 job whose origin is the message (``chat:message:item``), uploaded through the core
-service, and reported in the answer whether it worked or not. A status message
-appears first and becomes the answer; it is noted on the update, so an update
-handled again after a restart edits the same message instead of sending a second
-one, and items already recorded are left to the service, which answers them.
+service, and reported in the answer whether it worked or not. The chat action
+("sending photo…") is the first sign of life. A quick upload's answer is its only
+message (through the chat's ``AnswerQueue``, which folds answers that wait for
+the chat's budget into one). An upload that takes a while gets a status message that
+becomes the answer; it is noted on the update, so an update handled again after a
+restart edits the same message instead of sending a second one, and items already
+recorded are left to the service, which answers them.
 
 Only the answer is essential: a status message or chat action Telegram refuses (a
 429 storm) costs the progress display, never the upload. The answer waits out 429s
 as often as they come, and its jobs are reported answered only once Telegram took it.
+The one window with two answers: a quick answer Telegram took just before a kill,
+whose job was not yet marked answered, is sent again after the restart (a new
+message cannot be sent idempotently; a status message, edited, can).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from telegram.ext import ExtBot
 from bots.telegram.answers import Answer, Outcome, render
 from bots.telegram.deps import Deps, chat_ref, user_ref
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, BotApiFileTooBig, FileInChat
-from bots.telegram.limits import ESSENTIAL_RETRIES
+from bots.telegram.limits import ESSENTIAL_RETRIES, MessageRateLimiter
 from core.chevereto.models import UploadOptions
 from core.errors import PicloudError
 from core.i18n import Translator, translator
@@ -52,6 +58,9 @@ log = logging.getLogger(__name__)
 
 Bot = ExtBot[Any]
 
+STATUS_AFTER_S = 1.5
+"""An upload still running after this long gets a status message; a quicker one is
+answered by its first and only message (the chat action says "sending photo…")."""
 PROGRESS_FROM_BYTES = 5 * 1024 * 1024
 PROGRESS_EVERY_S = 2.0
 MB = 1024 * 1024
@@ -79,56 +88,122 @@ def origins_of(message: Message, count: int) -> list[str]:
 
 
 class Status:
-    """The message that says "Uploading…" and becomes the answer. Progress texts
-    never land after the answer: edits go one at a time, and once the answer is in,
-    progress is skipped."""
+    """The message that says "Uploading…" and becomes the answer, for uploads that take
+    a while: it appears only once an upload has run ``STATUS_AFTER_S``, reports progress
+    or a delay, and only while the chat has room to spare for it (the answer must not
+    wait for a progress message). A quick upload has none: its answer is its first and
+    only message. Progress never lands after the answer: edits go one at a time, and
+    once the answer is in, progress is skipped."""
 
-    def __init__(self, bot: Bot, chat_id: int, message_id: int) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        chat_id: int,
+        reply_to: int,
+        on_sent: Callable[[int], Awaitable[None]],
+        message_id: int | None = None,
+    ) -> None:
         self.bot = bot
         self.chat_id = chat_id
+        self.reply_to = reply_to
         self.message_id = message_id
+        self._on_sent = on_sent
         self._editing = asyncio.Lock()
         self._answered = False
+        self._showing: set[asyncio.Task[None]] = set()
 
-    async def edit(self, answer: Answer) -> None:
+    async def answer(self, answer: Answer) -> bool:
+        """The status edited into the answer; False when there is no status message to
+        edit (none was needed, or it is gone), and the answer must go anew."""
         async with self._editing:
-            await self.bot.edit_message_text(
-                answer.text,
-                chat_id=self.chat_id,
-                message_id=self.message_id,
-                parse_mode=ParseMode.HTML,
-                reply_markup=answer.markup,
-                link_preview_options=answer.preview,
-                rate_limit_args=ESSENTIAL_RETRIES,
-            )
             self._answered = True
+            if self.message_id is None:
+                return False
+            return await _edited_into(self.bot, self.chat_id, self.message_id, answer)
+
+    def show_soon(self, text: str, delay_s: float = 0.0) -> asyncio.TimerHandle:
+        """Show a progress text in ``delay_s`` (cancel the handle to call it off)."""
+        return asyncio.get_running_loop().call_later(delay_s, self._start_showing, text)
+
+    def _start_showing(self, text: str) -> None:
+        task = asyncio.create_task(self.show(text))
+        self._showing.add(task)
+        task.add_done_callback(self._showing.discard)
 
     async def show(self, text: str) -> None:
-        """A progress text: skipped when Telegram will not take it now."""
+        """A progress text: skipped when the chat has no room to spare for it, or
+        Telegram will not take it now."""
         async with self._editing:
-            if self._answered:
+            if self._answered or not _room_to_spare(self.bot, self.chat_id):
                 return
             with contextlib.suppress(TelegramError):
-                await self.bot.edit_message_text(
-                    text, chat_id=self.chat_id, message_id=self.message_id
+                if self.message_id is not None:
+                    await self.bot.edit_message_text(
+                        text, chat_id=self.chat_id, message_id=self.message_id
+                    )
+                    return
+                sent = await self.bot.send_message(
+                    self.chat_id,
+                    text,
+                    reply_parameters=ReplyParameters(
+                        self.reply_to, allow_sending_without_reply=True
+                    ),
                 )
+                self.message_id = sent.message_id
+                await self._on_sent(sent.message_id)
+
+
+def _room_to_spare(bot: Bot, chat_id: int) -> bool:
+    limiter = bot.rate_limiter
+    return not isinstance(limiter, MessageRateLimiter) or limiter.has_room_to_spare(chat_id)
+
+
+async def _edited_into(bot: Bot, chat_id: int, message_id: int, answer: Answer) -> bool:
+    """Whether the status message now shows the answer (False: it is gone)."""
+    try:
+        await bot.edit_message_text(
+            answer.text,
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=answer.markup,
+            link_preview_options=answer.preview,
+            rate_limit_args=ESSENTIAL_RETRIES,
+        )
+    except BadRequest as error:
+        if "not modified" in error.message.lower():
+            return True  # delivered before a restart: the same answer is already there
+        log.info("the status message is gone (%s); answering anew", error.message)
+        return False
+    return True
 
 
 async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
+    action = asyncio.create_task(_keep_chat_action(bot, job.message.chat_id, job.items))
+    try:
+        await _upload_and_answer(bot, deps, job)
+    finally:
+        action.cancel()
+
+
+async def _upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     job = await _not_yet_accepted(deps, job)
     if not job.items:
         return  # recorded before a restart: the service answers those jobs
-    if all(isinstance(item, Refused) for item in job.items):
-        answer = _render(job, deps, [ItemOutcome(i) for i in job.items])
-        await _deliver(bot, job, None, answer)
-        return
+    outcomes = [ItemOutcome(item) for item in job.items]
     status = await _status(bot, deps, job)
-    action = asyncio.create_task(_keep_chat_action(bot, job.message.chat_id, job.items))
-    try:
-        outcomes = await upload_items(deps.service, deps.links, job.items, _requests(job, status))
-    finally:
-        action.cancel()
-    await _deliver(bot, job, status, _render(job, deps, outcomes))
+    if not all(isinstance(item, Refused) for item in job.items):
+        appearing = status.show_soon(job._("Uploading…"), STATUS_AFTER_S)
+        try:
+            outcomes = await upload_items(
+                deps.service, deps.links, job.items, _requests(job, status)
+            )
+        finally:
+            appearing.cancel()
+    items = [_outcome(outcome, deps, job._) for outcome in outcomes]
+    if not await status.answer(render(items, job._)):
+        message = job.message
+        await deps.answers.send(message.chat_id, message.message_id, items, job._)
     await deps.service.answered(answered_jobs(outcomes))
 
 
@@ -140,37 +215,22 @@ async def _not_yet_accepted(deps: Deps, job: Upload) -> Upload:
     return Upload(job.message, items, origins, job.options, job._, job.event, job.replayed)
 
 
-async def _status(bot: Bot, deps: Deps, job: Upload) -> Status | None:
-    """The status message: the one sent before a restart if there was one, else a new
-    one, noted on the update; None when Telegram refuses it (the answer comes anyway)."""
+async def _status(bot: Bot, deps: Deps, job: Upload) -> Status:
+    """The upload's status: the message shown before a restart if there was one (noted
+    on the update), else one that appears when needed and is noted then."""
     chat_id, event = job.message.chat_id, str(job.event)
-    if job.replayed and (noted := await deps.service.inbox.noted(Platform.TELEGRAM, event)):
-        return Status(bot, chat_id, int(noted))
-    try:
-        sent = await job.message.reply_text(job._("Uploading…"))
-    except Forbidden:
-        raise
-    except TelegramError as error:
-        log.info("no status message (%s); the answer will be a new message", error.message)
-        return None
-    await deps.service.inbox.note(Platform.TELEGRAM, event, str(sent.message_id))
-    return Status(bot, chat_id, sent.message_id)
+    noted = None
+    if job.replayed:
+        noted = await deps.service.inbox.noted(Platform.TELEGRAM, event)
+
+    async def note(message_id: int) -> None:
+        await deps.service.inbox.note(Platform.TELEGRAM, event, str(message_id))
+
+    message_id = int(noted) if noted else None
+    return Status(bot, chat_id, job.message.message_id, note, message_id)
 
 
-async def _deliver(bot: Bot, job: Upload, status: Status | None, answer: Answer) -> None:
-    """The answer: the status message edited, else a reply; 429s are waited out."""
-    if status is not None:
-        try:
-            await status.edit(answer)
-            return
-        except BadRequest as error:
-            if "not modified" in error.message.lower():
-                return  # delivered before a restart: the same answer is already there
-            log.info("the status message is gone (%s); answering anew", error.message)
-    await _reply_anew(bot, job.message.chat_id, job.message.message_id, answer)
-
-
-def _requests(job: Upload, status: Status | None) -> RequestFor:
+def _requests(job: Upload, status: Status) -> RequestFor:
     message = job.message
     assert message.from_user is not None
     user = user_ref(message.from_user)
@@ -186,17 +246,13 @@ def _requests(job: Upload, status: Status | None) -> RequestFor:
             media=media,
             chat=chat,
             options=job.options,
-            reply_target=_reply_target(message, status if single else None, item.name),
-            progress=ProgressReporter(status, job._) if status and single and large else None,
-            on_delay=DelayNotice(status, job._) if status else None,
+            reply_target=_reply_target(job, item.name, single),
+            progress=ProgressReporter(status, job._) if single and large else None,
+            on_delay=DelayNotice(status, job._),
             origin=origins[id(item)],
         )
 
     return request_for
-
-
-def _render(job: Upload, deps: Deps, outcomes: list[ItemOutcome]) -> Answer:
-    return render([_outcome(outcome, deps, job._) for outcome in outcomes], job._)
 
 
 def _outcome(outcome: ItemOutcome, deps: Deps, _: Translator) -> Outcome:
@@ -218,13 +274,15 @@ def describe(error: PicloudError, deps: Deps, _: Translator) -> str:
     return describe_error(error, _, deps.hints)
 
 
-def _reply_target(message: Message, status: Status | None, name: str) -> str:
+def _reply_target(job: Upload, name: str, single: bool) -> str:
     """Where a job's answer goes if it outlives this process (see resumed_answerer):
-    into its status message, unless that lists several items (an album's), then anew."""
+    into the status message noted on its update, unless that lists several items (an
+    album's), then anew."""
+    message = job.message
     language = message.from_user.language_code if message.from_user else None
     target = {"chat": message.chat_id, "reply_to": message.message_id, "name": name}
-    if status is not None:
-        target["status"] = status.message_id
+    if single:
+        target["event"] = job.event
     return json.dumps({**target, "lang": language})
 
 
@@ -272,15 +330,12 @@ class DelayNotice:
         self._status = status
         self._ = _
         self._told: set[type[Exception]] = set()
-        self._pending: set[asyncio.Task[None]] = set()
 
     def __call__(self, error: Exception) -> None:
         if type(error) in self._told:
             return
         self._told.add(type(error))
-        task = asyncio.create_task(self._status.show(describe_delay(error, self._)))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        self._status.show_soon(describe_delay(error, self._))
 
 
 def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[None]]:
@@ -298,34 +353,22 @@ def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[N
         else:
             assert outcome.error is not None
             item = Outcome(name, error=describe_error(outcome.error, _, deps.hints))
-        answer = render([item], _)
         try:
-            await _deliver_resumed(bot, target, answer)
+            status = await _resumed_status(deps, target)
+            answer = render([item], _)
+            if status is None or not await _edited_into(bot, target["chat"], status, answer):
+                await deps.answers.send(target["chat"], target["reply_to"], [item], _)
         except Forbidden:
             log.info("a resumed upload could not be answered: the user blocked the bot")
 
     return deliver
 
 
-async def _deliver_resumed(bot: Bot, target: dict[str, int], answer: Answer) -> None:
-    if "status" in target:
-        try:
-            await Status(bot, target["chat"], target["status"]).edit(answer)
-            return
-        except BadRequest as error:
-            if "not modified" in error.message.lower():
-                return  # the answer went out before the restart
-            log.info("the status message is gone (%s); answering anew", error.message)
-    await _reply_anew(bot, target["chat"], target["reply_to"], answer)
-
-
-async def _reply_anew(bot: Bot, chat_id: int, reply_to: int, answer: Answer) -> None:
-    await bot.send_message(
-        chat_id,
-        answer.text,
-        parse_mode=ParseMode.HTML,
-        reply_markup=answer.markup,
-        link_preview_options=answer.preview,
-        reply_parameters=ReplyParameters(reply_to, allow_sending_without_reply=True),
-        rate_limit_args=ESSENTIAL_RETRIES,
-    )
+async def _resumed_status(deps: Deps, target: dict[str, Any]) -> int | None:
+    """The status message of a resumed job's update, if one was shown."""
+    if "status" in target:  # a job recorded by an earlier version, which named it here
+        return int(target["status"])
+    if "event" not in target:
+        return None
+    noted = await deps.service.inbox.noted(Platform.TELEGRAM, str(target["event"]))
+    return int(noted) if noted else None

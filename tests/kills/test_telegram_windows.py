@@ -1,5 +1,11 @@
 """SIGKILL at each step of a Telegram upload, then a restart: one copy at the host
-(counted by md5) and one answer, in the status message the first process sent.
+(counted by md5) and one answer.
+
+A quick upload has no status message (its answer is its only message); a slow one
+shows "Uploading…" and the restart edits that same message into the answer. Both
+paths are killed at each step. The one window that ends with two answers is the
+quick answer Telegram took just before the kill: a new message cannot be sent
+idempotently, so the restart sends it again (never zero answers).
 
 Each window is a hold in a fake: the bot's request stops there, the test proves it
 got there (and what had already happened), kills the bot, and lets the request go
@@ -8,6 +14,7 @@ got there (and what had already happened), kills the bot, and lets the request g
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +25,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from core.db.tables import InboxEvent, Upload
-from tests.fakes.chevereto import CheveretoEmulator, UploadStage
+from tests.fakes.chevereto import CheveretoEmulator, Fault, UploadStage
 from tests.fakes.media import png_bytes
 from tests.fakes.server import Hold
 from tests.fakes.telegram import Call, TelegramFake
@@ -40,16 +47,21 @@ class Window:
     """Where the first process dies: ``arm`` sets the hold; ``landed`` checks, at the
     kill, what had and had not happened yet; ``proceed`` whether the held request
     goes on after the kill (True: it takes effect, its answer reaches nobody);
-    ``link_lost`` when the host keeps a copy whose link nobody can know."""
+    ``slow`` whether the upload had been running long enough to show its status
+    message (the kill waits until it is shown and noted); ``link_lost`` when the
+    host keeps a copy whose link nobody can know; ``answers`` how many answers the
+    chat ends with."""
 
     name: str
     arm: Callable[[TelegramFake, CheveretoEmulator], Hold[Any]]
     landed: Callable[[TelegramFake, CheveretoEmulator, JSON], None]
     proceed: bool = True
+    slow: bool = False
     link_lost: bool = False
+    answers: int = 1
 
 
-def _no_status_yet(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+def _nothing_yet(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
     # Telegram has forgotten the update (the next getUpdates confirmed it): only our
     # inbox still knows it.
     assert fake.pending_updates == []
@@ -57,8 +69,7 @@ def _no_status_yet(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> N
     assert host.uploads == {}
 
 
-def _status_no_upload(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
-    assert [m["text"] for m in fake.messages(chat["id"])] == ["Uploading…"]
+def _no_upload(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
     assert host.requests == []
 
 
@@ -69,7 +80,7 @@ def _body_on_its_way(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) ->
 
 def _stored_not_answered(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
     assert len(host.uploads) == 1
-    assert [m["text"] for m in fake.messages(chat["id"])] == ["Uploading…"]
+    assert not any("Viewer" in m["text"] for m in fake.messages(chat["id"]))
 
 
 def _answer_shown(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
@@ -77,23 +88,35 @@ def _answer_shown(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> No
     assert "Viewer" in message["text"]
 
 
-WINDOWS = [
+def _slowed(
+    hold: Callable[[TelegramFake, CheveretoEmulator], Hold[Any]],
+) -> Callable[[TelegramFake, CheveretoEmulator], Hold[Any]]:
+    """``hold``, on an upload the host answers slowly enough to show its status."""
+
+    def arm(fake: TelegramFake, host: CheveretoEmulator) -> Hold[Any]:
+        host.fail_next(Fault.DELAY)
+        return hold(fake, host)
+
+    return arm
+
+
+QUICK = [
     Window(
-        "update received, before any answer",
-        lambda fake, host: fake.hold("sendMessage", where=_uploading),
-        _no_status_yet,
+        "update received, nothing sent yet",
+        lambda fake, host: fake.hold("sendChatAction"),
+        _nothing_yet,
         proceed=False,
     ),
     Window(
         "job recorded, file not yet located (getFile on its way)",
         lambda fake, host: fake.hold("getFile"),
-        _status_no_upload,
+        _no_upload,
         proceed=False,
     ),
     Window(
         "file located, its answer never seen (getFile answered)",
         lambda fake, host: fake.hold_after("getFile"),
-        _status_no_upload,
+        _no_upload,
     ),
     Window(
         "body on its way to the host",
@@ -108,16 +131,53 @@ WINDOWS = [
     ),
     Window(
         "answer on its way",
-        lambda fake, host: fake.hold("editMessageText", where=_final),
+        lambda fake, host: fake.hold("sendMessage", where=_final),
         _stored_not_answered,
         proceed=False,
     ),
     Window(
-        "answer delivered, Telegram's reply unseen",
-        lambda fake, host: fake.hold_after("editMessageText", where=_final),
+        "answer delivered, Telegram's reply unseen: sent again",
+        lambda fake, host: fake.hold_after("sendMessage", where=_final),
         _answer_shown,
+        answers=2,
     ),
 ]
+SLOW = [
+    Window(
+        "status shown, getFile on its way",
+        lambda fake, host: fake.hold("getFile"),
+        _no_upload,
+        proceed=False,
+        slow=True,
+    ),
+    Window(
+        "status shown, body on its way to the host",
+        lambda fake, host: host.hold_upload(UploadStage.RECEIVING),
+        _body_on_its_way,
+        slow=True,
+    ),
+    Window(
+        "status shown, host stored it, its answer unseen",
+        lambda fake, host: host.hold_upload(UploadStage.STORED),
+        _stored_not_answered,
+        slow=True,
+        link_lost=True,
+    ),
+    Window(
+        "status shown, answer (its edit) on its way",
+        _slowed(lambda fake, host: fake.hold("editMessageText", where=_final)),
+        _stored_not_answered,
+        proceed=False,
+        slow=True,
+    ),
+    Window(
+        "status shown, answer delivered, Telegram's reply unseen",
+        _slowed(lambda fake, host: fake.hold_after("editMessageText", where=_final)),
+        _answer_shown,
+        slow=True,
+    ),
+]
+WINDOWS = QUICK + SLOW
 
 
 @pytest.mark.parametrize("window", WINDOWS, ids=[w.name for w in WINDOWS])
@@ -135,13 +195,20 @@ async def test_killed_at_each_step_the_restart_answers_once(
     fake.send_photo(chat, alice, photo)
 
     await hold.wait_reached(timeout=STEP_TIMEOUT)
+    status = await _status_noted(bot_process, fake, chat) if window.slow else None
     window.landed(fake, picloud, chat)
     first.kill()
     hold.release(proceed=window.proceed)
 
     second = await started(bot_process())
-    (answer,) = await settled_messages(fake, chat)
+    answers = await settled_messages(fake, chat)
     assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+    assert len(answers) == window.answers
+    answer = answers[-1]
+    if status is not None:
+        assert answer["message_id"] == status  # the status message became the answer
+    else:
+        assert not any(_uploading(call) for call in fake.calls)  # quick: never a status
     copies = [u for u in picloud.uploads.values() if u.md5 == _md5(photo)]
     assert len(copies) == 1
     if window.link_lost:
@@ -153,6 +220,18 @@ async def test_killed_at_each_step_the_restart_answers_once(
     else:
         assert copies[0].image["url_viewer"] in answer["text"]
     assert await _inbox_open(bot_process) == []
+
+
+async def _status_noted(bot_process: BotProcesses, fake: TelegramFake, chat: JSON) -> int:
+    """The status message's id, once it is shown and noted on its update."""
+    (shown,) = await fake.wait_for("sendMessage", where=_uploading, timeout=STEP_TIMEOUT)
+    for _ in range(int(STEP_TIMEOUT * 10)):
+        async with bot_process.open_core() as core, AsyncSession(core.repo._engine) as session:
+            noted = select(InboxEvent.note).where(InboxEvent.note != None)  # noqa: E711
+            if (await session.exec(noted)).all() == [str(shown.result["message_id"])]:
+                return int(shown.result["message_id"])
+        await asyncio.sleep(0.1)
+    raise AssertionError("the status message was never noted on its update")
 
 
 def _md5(data: bytes) -> str:

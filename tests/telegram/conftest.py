@@ -45,20 +45,22 @@ class Bot:
     group: JSON
 
     async def answer_to(self, chat: JSON, sent: JSON, timeout: float = 10.0) -> JSON:
-        """The bot's final answer to a user's message: its status message, once edited."""
+        """The bot's final answer to a user's message: its reply, or its status message
+        once edited into the answer."""
         message_id = sent["message"]["message_id"]
 
         def is_answer(call: Call) -> bool:
-            return (
-                call.params.get("chat_id") == chat["id"]
-                and _final(call)
-                and (_status_of(self.fake, chat, message_id) == call.params.get("message_id"))
-            )
+            if call.params.get("chat_id") != chat["id"] or not _final(call):
+                return False
+            if call.method == "sendMessage":
+                replied = call.result.get("reply_to_message") or {}
+                return bool(replied.get("message_id") == message_id)
+            return _status_of(self.fake, chat, message_id) == call.params.get("message_id")
 
-        (call,) = (await self.fake.wait_for("editMessageText", where=is_answer, timeout=timeout))[
-            :1
-        ]
-        found = self.fake.message(chat["id"], call.params["message_id"])
+        answers = ("sendMessage", "editMessageText")
+        (call,) = (await self.fake.wait_for(answers, where=is_answer, timeout=timeout))[:1]
+        answered = call.result["message_id"] if call.method == "sendMessage" else None
+        found = self.fake.message(chat["id"], answered or call.params["message_id"])
         assert found is not None
         return found
 

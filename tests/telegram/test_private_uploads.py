@@ -33,8 +33,9 @@ async def test_photo_is_uploaded_and_answered_with_links_and_buttons(keyed_bot: 
     assert viewer in buttons
     assert any(data.startswith("del:") for data in buttons)
     assert any(data.startswith("codes:") for data in buttons)
-    (edit,) = [c for c in bot.fake.calls_to("editMessageText") if "Viewer" in c.params["text"]]
-    assert edit.params["link_preview_options"]["url"] == upload.image["thumb"]["url"]
+    # A quick upload is answered by one message: no status message before it.
+    (reply,) = bot.fake.calls_to("sendMessage")
+    assert reply.params["link_preview_options"]["url"] == upload.image["thumb"]["url"]
     assert "/delete/" not in bot.everything_sent()
     assert answer["reply_to_message"]["message_id"] == sent["message"]["message_id"]
     assert bot.fake.calls_to("sendChatAction")[0].params["action"] == "upload_photo"
@@ -142,8 +143,7 @@ async def test_album_is_answered_once_listing_every_item(keyed_bot: Bot) -> None
     assert "Uploaded 3 of 4" in answer["text"]
     assert "notes.txt" in answer["text"]
     assert len(bot.host.uploads) == 3
-    statuses = [c for c in bot.fake.calls_to("sendMessage") if c.params["text"] == "Uploading…"]
-    assert len(statuses) == 1
+    assert bot.fake.messages(bot.alice_chat["id"]) == [answer]
     assert sum(1 for data in button_data(answer) if data.startswith("del:")) == 3
 
 
@@ -200,8 +200,10 @@ async def test_large_file_shows_progress_then_the_answer(keyed_bot: Bot, tmp_pat
 
     answer = await bot.answer_to(bot.alice_chat, sent)
 
-    progress = [c for c in bot.fake.calls_to("editMessageText") if "%" in c.params["text"]]
-    assert progress
+    # A big file shows its status at once, with progress, and that becomes the answer.
+    (status,) = bot.fake.calls_to("sendMessage")
+    assert status.params["text"].startswith("Uploading… ") and "%" in status.params["text"]
+    assert answer["message_id"] == status.result["message_id"]
     assert "Uploaded" in answer["text"]
     (upload,) = bot.host.uploads.values()
     assert upload.size == 6 * 1024 * 1024

@@ -45,6 +45,9 @@ Knobs (constructor arguments, all plain attributes, settable between requests)
                       from the JSON answer (``delete_url`` stays).
     clock             ``time.time`` by default; tests move time for the 24 h
                       duplicate window, the flood minute and expiration dates.
+    latency_s         every answer to an upload request that was read and processed
+                      (success or API error) is sent this many seconds late, as over a
+                      real network; 0 (the default) for none. Faults add to it.
     faults, delay_s   see :class:`Fault`; ``fail_next(fault, times)`` queues faults.
     hold_upload(stage) -> Hold
                       pauses the next upload request (to the upload path, past any
@@ -105,8 +108,8 @@ Deliberate simplifications
       exactly as with a real slow or broken server.
 
 Run standalone (the benchmark does): ``python -m tests.fakes.chevereto --port 0
---key chv_...`` prints ``READY http://127.0.0.1:PORT`` once listening and serves
-until SIGTERM or SIGINT.
+--key chv_... [--latency-ms 50]`` prints ``READY http://127.0.0.1:PORT`` once
+listening and serves until SIGTERM or SIGINT.
 
 Modules
     models      constants (USER_KEY, UPLOAD_PATH, MB, DAY...), Fault, UploadStage,

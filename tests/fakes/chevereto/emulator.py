@@ -106,6 +106,8 @@ class CheveretoEmulator(UploadChecks, ImageStore, Answers):
             await request.release()
             return redirect(301, self.base_url + UPLOAD_PATH)
         response = await self._upload(request, truncate=fault is Fault.TRUNCATED_JSON)
+        if self.latency_s > 0:
+            await asyncio.sleep(self.latency_s)
         if fault is Fault.DELAY:
             await asyncio.sleep(self.delay_s)
         return response

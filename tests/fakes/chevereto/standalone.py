@@ -24,6 +24,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--post-max-mb", type=float)
     parser.add_argument("--flood-per-minute", type=int, default=50)
     parser.add_argument("--gzip", action="store_true")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0, help="delay every upload answer by this much"
+    )
     return parser.parse_args(argv)
 
 
@@ -37,6 +40,7 @@ async def serve(args: argparse.Namespace) -> None:
         post_max_mb=args.post_max_mb,
         flood_per_minute=args.flood_per_minute,
         gzip=args.gzip,
+        latency_s=args.latency_ms / 1000,
     )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

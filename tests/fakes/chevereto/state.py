@@ -29,6 +29,7 @@ class EmulatorState(LocalServer):
         storage_full: bool = False,
         gzip: bool = False,
         moderation: bool = False,
+        latency_s: float = 0.0,
     ) -> None:
         super().__init__()
         self.user_keys = set(user_keys)
@@ -43,6 +44,7 @@ class EmulatorState(LocalServer):
         self.storage_full = storage_full
         self.gzip = gzip
         self.moderation = moderation
+        self.latency_s = latency_s
         self.clock: Callable[[], float] = time.time
         self.delay_s: float = 2.0
         self.faults: collections.deque[Fault] = collections.deque()

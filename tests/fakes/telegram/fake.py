@@ -171,16 +171,22 @@ class TelegramFake(UpdateInjection, BotMethods, MessageMethods):
 
     async def wait_for(
         self,
-        method: str,
+        method: str | tuple[str, ...],
         count: int = 1,
         timeout: float = 5.0,
         where: Callable[[Call], bool] | None = None,
     ) -> list[Call]:
-        """Wait until ``count`` calls of ``method`` (matching ``where``) were answered."""
+        """Wait until ``count`` calls of ``method`` (or of any of several methods),
+        matching ``where``, were answered."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        methods = {name.lower() for name in ((method,) if isinstance(method, str) else method)}
         while True:
-            found = [call for call in self.calls_to(method) if where is None or where(call)]
+            found = [
+                call
+                for call in self.calls
+                if call.method.lower() in methods and (where is None or where(call))
+            ]
             if len(found) >= count:
                 return found
             if loop.time() >= deadline:

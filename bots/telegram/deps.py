@@ -12,6 +12,7 @@ from telegram.ext import ContextTypes
 from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
 from bots.telegram.answer_queue import AnswerQueue
+from bots.telegram.chat_actions import ChatActions
 from bots.telegram.files import TelegramFiles
 from bots.telegram.limits import OncePer
 from core.i18n import Translator, translator
@@ -36,6 +37,7 @@ class Deps:
     admins: AdminCache
     albums: AlbumCollector
     answers: AnswerQueue
+    chat_actions: ChatActions
     hints: Hints
     bot_username: str = ""
     stray_hints: OncePer = field(default_factory=lambda: OncePer(STRAY_HINT_EVERY_S))

@@ -32,15 +32,20 @@ log = logging.getLogger(__name__)
 
 
 class InboxQueue(asyncio.Queue[object]):
-    """The application's update queue; every update put on it is kept first."""
+    """The application's update queue; every update put on it is kept first.
+
+    ``on_arrival`` hears of each new update before it is kept: the first sign of life
+    need not wait for the database (a burst of updates is kept one by one)."""
 
     def __init__(self, inbox: Inbox) -> None:
         super().__init__()
         self.inbox = inbox
+        self.on_arrival: Callable[[Update], None] = _ignore
         self._replayed: set[int] = set()
 
     async def put(self, item: object) -> None:
         if isinstance(item, Update):
+            self.on_arrival(item)
             await self.inbox.keep(
                 Platform.TELEGRAM, str(item.update_id), item.to_json(), _busy_notice(item)
             )
@@ -72,6 +77,10 @@ class InboxApplication(Application):  # type: ignore[type-arg]
         # Not reached when cancelled by a stop: the update is handled again at next start.
         if isinstance(update, Update):
             await self.inbox_queue.done(update)
+
+
+def _ignore(update: Update) -> None:
+    return None
 
 
 def _busy_notice(update: Update) -> Callable[[], Awaitable[None]]:

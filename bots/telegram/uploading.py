@@ -35,6 +35,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
 
 from bots.telegram.answers import Answer, Outcome, render
+from bots.telegram.chat_actions import action_for
 from bots.telegram.deps import Deps, chat_ref, user_ref
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, BotApiFileTooBig, FileInChat
 from bots.telegram.limits import ESSENTIAL_RETRIES, MessageRateLimiter
@@ -179,14 +180,6 @@ async def _edited_into(bot: Bot, chat_id: int, message_id: int, answer: Answer) 
 
 
 async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
-    action = asyncio.create_task(_keep_chat_action(bot, job.message.chat_id, job.items))
-    try:
-        await _upload_and_answer(bot, deps, job)
-    finally:
-        action.cancel()
-
-
-async def _upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     job = await _not_yet_accepted(deps, job)
     if not job.items:
         return  # recorded before a restart: the service answers those jobs
@@ -195,9 +188,10 @@ async def _upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     if not all(isinstance(item, Refused) for item in job.items):
         appearing = status.show_soon(job._("Uploading…"), STATUS_AFTER_S)
         try:
-            outcomes = await upload_items(
-                deps.service, deps.links, job.items, _requests(job, status)
-            )
+            async with deps.chat_actions.during(job.message.chat_id, _action(job.items)):
+                outcomes = await upload_items(
+                    deps.service, deps.links, job.items, _requests(job, status)
+                )
         finally:
             appearing.cancel()
     items = [_outcome(outcome, deps, job._) for outcome in outcomes]
@@ -286,18 +280,9 @@ def _reply_target(job: Upload, name: str, single: bool) -> str:
     return json.dumps({**target, "lang": language})
 
 
-async def _keep_chat_action(bot: Bot, chat_id: int, items: Sequence[Item]) -> None:
-    """Telegram shows a chat action for five seconds: renew it while work runs."""
+def _action(items: Sequence[Item]) -> ChatAction:
     mimes = [item.file.mime for item in items if isinstance(item, FileInChat)]
-    action = ChatAction.UPLOAD_DOCUMENT
-    if any(mime.startswith("video/") for mime in mimes):
-        action = ChatAction.UPLOAD_VIDEO
-    elif mimes and len(mimes) == len(items) and all(m.startswith("image/") for m in mimes):
-        action = ChatAction.UPLOAD_PHOTO
-    with contextlib.suppress(TelegramError):
-        while True:
-            await bot.send_chat_action(chat_id, action)
-            await asyncio.sleep(4.5)
+    return action_for(mimes, len(items))
 
 
 class ProgressReporter:

@@ -15,8 +15,10 @@ got there (and what had already happened), kills the bot, and lets the request g
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,28 +50,33 @@ class Window:
     kill, what had and had not happened yet; ``proceed`` whether the held request
     goes on after the kill (True: it takes effect, its answer reaches nobody);
     ``slow`` whether the upload had been running long enough to show its status
-    message (the kill waits until it is shown and noted); ``link_lost`` when the
-    host keeps a copy whose link nobody can know; ``answers`` how many answers the
-    chat ends with."""
+    message (the kill waits until it is shown and noted); ``database_locked`` whether
+    another program holds the database's write lock from before the update arrives
+    until after the kill; ``link_lost`` when the host keeps a copy whose link nobody
+    can know; ``answers`` how many answers the chat ends with."""
 
     name: str
     arm: Callable[[TelegramFake, CheveretoEmulator], Hold[Any]]
     landed: Callable[[TelegramFake, CheveretoEmulator, JSON], None]
     proceed: bool = True
     slow: bool = False
+    database_locked: bool = False
     link_lost: bool = False
     answers: int = 1
 
 
-def _nothing_yet(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
-    # Telegram has forgotten the update (the next getUpdates confirmed it): only our
-    # inbox still knows it.
-    assert fake.pending_updates == []
+def _nothing_kept(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    # The update could not be kept, so Telegram was not told we have it: it will
+    # deliver it again.
+    assert fake.pending_updates != []
     assert fake.messages(chat["id"]) == []
-    assert host.uploads == {}
+    assert host.requests == []
 
 
 def _no_upload(fake: TelegramFake, host: CheveretoEmulator, chat: JSON) -> None:
+    # Telegram has forgotten the update (the next getUpdates confirmed it): only our
+    # inbox and the job recorded still know it.
+    assert fake.pending_updates == []
     assert host.requests == []
 
 
@@ -102,10 +109,11 @@ def _slowed(
 
 QUICK = [
     Window(
-        "update received, nothing sent yet",
+        "update arrived, its sign of life on its way, not yet kept (database locked)",
         lambda fake, host: fake.hold("sendChatAction"),
-        _nothing_yet,
+        _nothing_kept,
         proceed=False,
+        database_locked=True,
     ),
     Window(
         "job recorded, file not yet located (getFile on its way)",
@@ -192,12 +200,12 @@ async def test_killed_at_each_step_the_restart_answers_once(
     first = await bot_process.start_for(alice)
     hold = window.arm(fake, picloud)
     photo = png_bytes(width=40, height=30, seed=41)
-    fake.send_photo(chat, alice, photo)
-
-    await hold.wait_reached(timeout=STEP_TIMEOUT)
-    status = await _status_noted(bot_process, fake, chat) if window.slow else None
-    window.landed(fake, picloud, chat)
-    first.kill()
+    with _locked(bot_process) if window.database_locked else contextlib.nullcontext():
+        fake.send_photo(chat, alice, photo)
+        await hold.wait_reached(timeout=STEP_TIMEOUT)
+        status = await _status_noted(bot_process, fake, chat) if window.slow else None
+        window.landed(fake, picloud, chat)
+        first.kill()
     hold.release(proceed=window.proceed)
 
     second = await started(bot_process())
@@ -220,6 +228,17 @@ async def test_killed_at_each_step_the_restart_answers_once(
     else:
         assert copies[0].image["url_viewer"] in answer["text"]
     assert await _inbox_open(bot_process) == []
+
+
+@contextlib.contextmanager
+def _locked(bot_process: BotProcesses) -> Iterator[None]:
+    """Another program holds the SQLite database's write lock."""
+    locker = sqlite3.connect(bot_process.data_dir / "picloud-bots.db", isolation_level=None)
+    try:
+        locker.execute("BEGIN EXCLUSIVE")
+        yield
+    finally:
+        locker.close()
 
 
 async def _status_noted(bot_process: BotProcesses, fake: TelegramFake, chat: JSON) -> int:

@@ -98,8 +98,8 @@ class ShuttingDown(asyncio.CancelledError):
 @dataclass(frozen=True, slots=True)
 class ServiceLimits:
     max_upload_bytes: int
-    workers: int = 4
-    workers_per_user: int = 2
+    workers: int
+    workers_per_user: int
 
 
 @dataclass(slots=True)

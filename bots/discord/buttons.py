@@ -27,12 +27,17 @@ UPLOAD_ID = r"(?P<upload_id>[A-Za-z0-9_-]{8,32})"
 Button = discord.ui.Button[Any]
 
 
+MAX_BUTTONS = 25  # Discord's limit per message
+
+
 def upload_buttons(views: list[UploadView], _: Translator) -> discord.ui.View:
-    """Open, Codes and Delete for each upload (numbered when there are several)."""
+    """Open, Codes and Delete for each upload (numbered when there are several). Past
+    eight uploads the Open buttons would not fit: each embed's title links there."""
     panel = discord.ui.View(timeout=None)
+    with_open = 3 * len(views) <= MAX_BUTTONS
     for number, view in enumerate(views, start=1):
         suffix = f" {number}" if len(views) > 1 else ""
-        if view.url_viewer:
+        if view.url_viewer and with_open:
             panel.add_item(discord.ui.Button(label=_("Open") + suffix, url=view.url_viewer))
         panel.add_item(CodesButton(view.upload_id, _("Codes") + suffix))
         panel.add_item(DeleteButton(view.upload_id, _("Delete") + suffix))

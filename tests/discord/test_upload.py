@@ -159,6 +159,28 @@ async def test_message_command_uploads_every_attachment_and_link(
     assert sum(1 for i in custom_ids(answer) if i.startswith("picloud:del:")) == 3
 
 
+async def test_ten_attachments_get_one_answer_within_discords_25_buttons(
+    keyed_bot: Bot,
+) -> None:
+    bot = keyed_bot
+    files = [
+        bot.fake.add_attachment(png_bytes(seed=60 + n), f"{n}.png", "image/png") for n in range(10)
+    ]
+    posted = await bot.fake.post_message(bot.guild, bot.channel, bot.bob, "", attachments=files)
+
+    interaction = await bot.fake.message_command(
+        bot.guild, bot.channel, bot.alice, "Upload to picloud", posted
+    )
+    (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
+
+    assert len(answer["embeds"]) == 10
+    viewers = {upload.image["url_viewer"] for upload in bot.host.uploads.values()}
+    assert {embed["url"] for embed in answer["embeds"]} == viewers
+    # Codes and Delete for each; the embeds' titles link to the viewer.
+    assert sum(1 for i in custom_ids(answer) if i.startswith("picloud:del:")) == 10
+    assert sum(1 for i in custom_ids(answer) if i.startswith("picloud:codes:")) == 10
+
+
 async def test_host_down_is_reported(keyed_bot: Bot) -> None:
     bot = keyed_bot
     bot.host.fail_next(Fault.MAINTENANCE_503, times=2)

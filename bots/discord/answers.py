@@ -26,10 +26,12 @@ class Answer:
     view: discord.ui.View | None
     jobs: list[UploadId]
     """The jobs this answers: reported to the service once Discord accepted it."""
+    outcomes: list[ItemOutcome]
 
 
 def render(outcomes: list[ItemOutcome], _: Translator, hints: Hints) -> Answer:
     """One embed per item, failures included; buttons for each upload that worked."""
     embeds = [outcome_embed(outcome, _, hints) for outcome in outcomes][:MAX_EMBEDS]
     views = [o.view for o in outcomes if o.view is not None][:MAX_EMBEDS]
-    return Answer(embeds, upload_buttons(views, _) if views else None, answered_jobs(outcomes))
+    view = upload_buttons(views, _) if views else None
+    return Answer(embeds, view, answered_jobs(outcomes), outcomes)

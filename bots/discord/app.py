@@ -22,6 +22,7 @@ from discord import app_commands
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
+from bots.discord.answer_queue import ChannelAnswer, channel_answers
 from bots.discord.arrivals import Arrival
 from bots.discord.buttons import DYNAMIC_ITEMS
 from bots.discord.commands import COMMANDS
@@ -94,8 +95,8 @@ class PicloudClient(discord.Client):
         await keep(self.deps, arrival)
         async with message.channel.typing():
             answer = await upload_arrival(self.deps, arrival)
-        await message.reply(
-            embeds=answer.embeds, view=answer.view or discord.utils.MISSING, mention_author=False
+        await self.deps.answers.send(
+            message.channel.id, ChannelAnswer(message.channel, arrival, answer)
         )
         await answered(self.deps, arrival, answer)
 
@@ -122,15 +123,14 @@ def point_at(settings: Settings) -> None:
 
 
 def make_deps(settings: Settings, core: Core) -> Deps:
+    hints = Hints(set_key="/key set", settings_url=api_key_page(settings.api_url))
     return Deps(
         service=core.service,
         profiles=core.profiles,
         files=DiscordFiles(core.http),
         links=core.links,
-        hints=Hints(
-            set_key="/key set",
-            settings_url=api_key_page(settings.api_url),
-        ),
+        hints=hints,
+        answers=channel_answers(hints),
     )
 
 

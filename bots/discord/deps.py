@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import discord
 
@@ -15,6 +16,10 @@ from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
 from core.service.uploads import UploadService
 
+if TYPE_CHECKING:  # the queue's answers carry the buttons, whose callbacks need Deps
+    from bots.discord.answer_queue import ChannelAnswer
+    from core.pacing import AnswerQueue
+
 
 @dataclass(slots=True)
 class Deps:
@@ -23,6 +28,8 @@ class Deps:
     files: DiscordFiles
     links: LinkFetcher
     hints: Hints
+    answers: AnswerQueue[ChannelAnswer]
+    """Answers posted into channels, paced by each channel's budget."""
     message_content: bool = True
     """Whether the gateway granted the message content intent (mirroring needs it)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import discord
 from pydantic import SecretStr
 
+from bots.discord.answer_queue import ChannelAnswer
 from bots.discord.answers import Answer, render
 from bots.discord.arrivals import Arrival
 from bots.discord.buttons import upload_buttons
@@ -249,29 +250,17 @@ async def _upload_again(client: discord.Client, deps: Deps, arrival: Arrival) ->
             client, arrival.app_id, arrival.token, arrival.created_at, message, edit=True
         )
     ):
-        await _answer_in_channel(client, arrival, answer)
+        await _answer_in_channel(client, deps, arrival, answer)
     await answered(deps, arrival, answer)
 
 
-async def _answer_in_channel(client: discord.Client, arrival: Arrival, answer: Answer) -> None:
+async def _answer_in_channel(
+    client: discord.Client, deps: Deps, arrival: Arrival, answer: Answer
+) -> None:
     if arrival.channel_id is None:
         return
     channel = client.get_partial_messageable(arrival.channel_id)
-    extra: dict[str, Any] = {}
-    if arrival.message_id is not None:
-        extra["reference"] = discord.MessageReference(
-            message_id=arrival.message_id,
-            channel_id=arrival.channel_id,
-            guild_id=arrival.guild_id,
-            fail_if_not_exists=False,
-        )
-        extra["mention_author"] = False
     try:
-        await channel.send(
-            content=None if extra else f"<@{arrival.user_id}>",
-            embeds=answer.embeds,
-            view=answer.view or discord.utils.MISSING,
-            **extra,
-        )
+        await deps.answers.send(arrival.channel_id, ChannelAnswer(channel, arrival, answer))
     except (discord.Forbidden, discord.NotFound) as exc:
         log.info("an upload kept before a restart could not be answered (HTTP %s)", exc.status)

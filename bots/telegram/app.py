@@ -25,7 +25,7 @@ from telegram.ext import (
 
 from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
-from bots.telegram.answer_queue import AnswerQueue
+from bots.telegram.answer_queue import answer_queue
 from bots.telegram.answers import CODES, DELETE, DELETE_NO, DELETE_YES
 from bots.telegram.chat_actions import ChatActions, sign_of_life
 from bots.telegram.deps import DEPS_KEY, Deps
@@ -99,7 +99,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         links=core.links,
         admins=AdminCache(),
         albums=AlbumCollector(),
-        answers=AnswerQueue(application.bot),
+        answers=answer_queue(application.bot),
         chat_actions=chat_actions,
         hints=Hints(
             set_key="/setkey KEY",

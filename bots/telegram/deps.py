@@ -11,13 +11,14 @@ from telegram.ext import ContextTypes
 
 from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
-from bots.telegram.answer_queue import AnswerQueue
+from bots.telegram.answer_queue import NewAnswer
 from bots.telegram.chat_actions import ChatActions
 from bots.telegram.files import TelegramFiles
 from bots.telegram.limits import OncePer
 from core.i18n import Translator, translator
 from core.links import LinkFetcher
 from core.messages import Hints
+from core.pacing import AnswerQueue
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
 from core.service.uploads import UploadService
@@ -36,7 +37,7 @@ class Deps:
     links: LinkFetcher
     admins: AdminCache
     albums: AlbumCollector
-    answers: AnswerQueue
+    answers: AnswerQueue[NewAnswer]
     chat_actions: ChatActions
     hints: Hints
     bot_username: str = ""

@@ -15,14 +15,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine
-from types import TracebackType
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
 from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
+
+from core.pacing import RollingWindow, remembered
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,6 @@ PRIVATE_BURST = 3
 MARGIN = 1.1
 """...paced a tenth slower than Telegram counts: our clock starts when a message leaves,
 Telegram's when it arrives, and a message that arrives early is refused."""
-MAX_CHAT_LIMITERS = 512
 
 MESSAGE_METHODS = frozenset(
     {
@@ -74,8 +73,8 @@ class MessageRateLimiter(AIORateLimiter):
             max_retries=max_retries,
         )
         self._retries = max_retries
-        self._private: dict[int, ChatLimiter] = {}
-        self._groups: dict[str, ChatLimiter] = {}
+        self._private: dict[Hashable, AsyncLimiter] = {}
+        self._groups: dict[Hashable, RollingWindow] = {}
 
     async def process_request(
         self,
@@ -114,8 +113,8 @@ class MessageRateLimiter(AIORateLimiter):
         with contextlib.suppress(TypeError, ValueError):
             chat_id = int(str(chat_id))
         if isinstance(chat_id, int) and chat_id > 0:
-            return _remembered(self._private, chat_id, _private_limiter)
-        return _remembered(self._groups, str(chat_id), _group_window)
+            return remembered(self._private, chat_id, _private_limiter)
+        return remembered(self._groups, str(chat_id), _group_window)
 
     def has_room(self, chat_id: object) -> bool:
         """Whether a message into ``chat_id`` would go now, without waiting."""
@@ -144,45 +143,6 @@ class MessageRateLimiter(AIORateLimiter):
             await asyncio.sleep(poll_s)
 
 
-class RollingWindow:
-    """At most ``max_rate`` entries per rolling ``period`` seconds: Telegram counts a group's
-    messages this way (20 in any 60 s), so a leaky bucket, which lets one through every
-    3 s once its burst is spent, is refused under sustained load."""
-
-    def __init__(self, max_rate: int, period: float) -> None:
-        self.max_rate = max_rate
-        self.period = period
-        self._times: deque[float] = deque()
-        self._entering = asyncio.Lock()
-
-    def has_capacity(self, amount: float = 1) -> bool:
-        """Whether ``amount`` entries would go now (``max_rate``: the window is empty)."""
-        return self._wait(time.monotonic(), amount) <= 0
-
-    async def __aenter__(self) -> None:
-        async with self._entering:  # first come, first served
-            # Nobody else enters meanwhile: after this wait the oldest has left.
-            if (wait := self._wait(time.monotonic())) > 0:
-                await asyncio.sleep(wait)
-            self._times.append(time.monotonic())
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        return None
-
-    def _wait(self, now: float, amount: float = 1) -> float:
-        while self._times and self._times[0] <= now - self.period:
-            self._times.popleft()
-        over = len(self._times) + int(amount) - self.max_rate
-        if over <= 0:
-            return 0.0
-        return self._times[over - 1] + self.period - now  # when enough have left the window
-
-
 ChatLimiter = AsyncLimiter | RollingWindow
 
 
@@ -192,19 +152,6 @@ def _private_limiter() -> AsyncLimiter:
 
 def _group_window() -> RollingWindow:
     return RollingWindow(GROUP_PER_MINUTE, 60 * MARGIN)
-
-
-def _remembered(
-    limiters: dict[Any, ChatLimiter], key: object, new: Callable[[], ChatLimiter]
-) -> ChatLimiter:
-    if len(limiters) > MAX_CHAT_LIMITERS:
-        # Forget idle chats: a limiter with all its capacity back holds nothing.
-        for known, limiter in list(limiters.items()):
-            if limiter.has_capacity(limiter.max_rate):
-                del limiters[known]
-    if key not in limiters:
-        limiters[key] = new()
-    return limiters[key]
 
 
 def _seconds(refusal: RetryAfter) -> float:

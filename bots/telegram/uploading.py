@@ -4,8 +4,8 @@ Each item (a file, a link) is checked before anything is downloaded, recorded as
 job whose origin is the message (``chat:message:item``), uploaded through the core
 service, and reported in the answer whether it worked or not. The chat action
 ("sending photo…") is the first sign of life. A quick upload's answer is its only
-message (through the chat's ``AnswerQueue``, which folds answers that wait for
-the chat's budget into one). An upload that takes a while gets a status message that
+message (through the chat's answer queue, which folds answers that wait for the
+chat's budget into one). An upload that takes a while gets a status message that
 becomes the answer; it is noted on the update, so an update handled again after a
 restart edits the same message instead of sending a second one, and items already
 recorded are left to the service, which answers them.
@@ -34,6 +34,7 @@ from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
 
+from bots.telegram.answer_queue import NewAnswer
 from bots.telegram.answers import Answer, Outcome, render
 from bots.telegram.chat_actions import action_for
 from bots.telegram.deps import Deps, chat_ref, user_ref
@@ -197,7 +198,7 @@ async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     items = [_outcome(outcome, deps, job._) for outcome in outcomes]
     if not await status.answer(render(items, job._)):
         message = job.message
-        await deps.answers.send(message.chat_id, message.message_id, items, job._)
+        await deps.answers.send(message.chat_id, NewAnswer(message.message_id, items, job._))
     await deps.service.answered(answered_jobs(outcomes))
 
 
@@ -342,7 +343,7 @@ def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[N
             status = await _resumed_status(deps, target)
             answer = render([item], _)
             if status is None or not await _edited_into(bot, target["chat"], status, answer):
-                await deps.answers.send(target["chat"], target["reply_to"], [item], _)
+                await deps.answers.send(target["chat"], NewAnswer(target["reply_to"], [item], _))
         except Forbidden:
             log.info("a resumed upload could not be answered: the user blocked the bot")
 

@@ -1,0 +1,174 @@
+"""Answers paced by a chat's message budget, for every platform.
+
+Telegram takes about one message a second into a private chat and 20 in any minute
+into a group; Discord five per five seconds into a channel. An answer that finds its
+chat's budget spent waits; the answers that wait together for the same chat go out as
+ONE message that lists them all (:class:`AnswerQueue`). On an idle chat nothing waits:
+each answer is its own message, at once. A chat past half its budget gathers answers
+a moment before each message (:meth:`Budget.gathering_s`), so the rest lasts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Generic, Protocol, TypeVar
+
+T = TypeVar("T")
+MAX_CHATS = 512
+
+
+class Capacity(Protocol):
+    @property
+    def max_rate(self) -> float: ...
+
+    def has_capacity(self, amount: float = 1) -> bool: ...
+
+
+L = TypeVar("L", bound=Capacity)
+
+
+def remembered(limiters: dict[Hashable, L], chat: Hashable, new: Callable[[], L]) -> L:
+    """``chat``'s limiter from ``limiters``, made by ``new`` the first time. Idle chats
+    are forgotten past ``MAX_CHATS``: a limiter with all its capacity back holds nothing."""
+    if len(limiters) > MAX_CHATS:
+        for known, limiter in list(limiters.items()):
+            if limiter.has_capacity(limiter.max_rate):
+                del limiters[known]
+    if chat not in limiters:
+        limiters[chat] = new()
+    return limiters[chat]
+
+
+class Budget(Protocol):
+    def gathering_s(self, chat: Hashable) -> float:
+        """How long answers into ``chat`` should gather before its next message."""
+        ...
+
+    async def until_room(self, chat: Hashable) -> None:
+        """Returns once a message into ``chat`` would go without waiting."""
+        ...
+
+
+class RollingWindow:
+    """At most ``max_rate`` entries per rolling ``period`` seconds (as Telegram counts
+    a group's messages: a leaky bucket, which lets one through every 3 s once its
+    burst is spent, is refused under sustained load). ``async with`` waits its turn."""
+
+    def __init__(self, max_rate: int, period: float) -> None:
+        self.max_rate = max_rate
+        self.period = period
+        self._times: deque[float] = deque()
+        self._entering = asyncio.Lock()
+
+    def has_capacity(self, amount: float = 1) -> bool:
+        """Whether ``amount`` entries would go now (``max_rate``: the window is empty)."""
+        return self._wait(time.monotonic(), amount) <= 0
+
+    async def __aenter__(self) -> None:
+        async with self._entering:  # first come, first served
+            # Nobody else enters meanwhile: after this wait the oldest has left.
+            if (wait := self._wait(time.monotonic())) > 0:
+                await asyncio.sleep(wait)
+            self._times.append(time.monotonic())
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        return None
+
+    async def until_capacity(self) -> None:
+        if (wait := self._wait(time.monotonic())) > 0:
+            await asyncio.sleep(wait)
+
+    def _wait(self, now: float, amount: float = 1) -> float:
+        while self._times and self._times[0] <= now - self.period:
+            self._times.popleft()
+        over = len(self._times) + int(amount) - self.max_rate
+        if over <= 0:
+            return 0.0
+        return self._times[over - 1] + self.period - now  # when enough have left the window
+
+
+@dataclass(eq=False)
+class _Waiting(Generic[T]):
+    answer: T
+    sent: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
+class AnswerQueue(Generic[T]):
+    """Sends each chat's answers in the order they come, as the chat's ``budget``
+    allows, several in one message when they had to wait: ``send(chat, answers)``
+    sends one message carrying ``answers`` (their ``size`` at most ``max_size`` in
+    all, unless one alone is bigger)."""
+
+    def __init__(
+        self,
+        send: Callable[[Hashable, list[T]], Awaitable[None]],
+        budget: Budget | None,
+        *,
+        size: Callable[[T], int],
+        max_size: int,
+    ) -> None:
+        self._send = send
+        self._budget = budget
+        self._size = size
+        self._max_size = max_size
+        self._waiting: dict[Hashable, list[_Waiting[T]]] = {}
+        self._senders: dict[Hashable, asyncio.Task[None]] = {}
+
+    async def send(self, chat: Hashable, answer: T) -> None:
+        """Returns once the message carrying ``answer`` was sent; raises what sending
+        it raised."""
+        waiting = _Waiting(answer)
+        self._waiting.setdefault(chat, []).append(waiting)
+        if chat not in self._senders:
+            self._senders[chat] = asyncio.create_task(self._send_all(chat))
+        try:
+            await asyncio.shield(waiting.sent)
+        except asyncio.CancelledError:
+            with contextlib.suppress(ValueError):  # not taken yet: nobody wants it now
+                self._waiting.get(chat, []).remove(waiting)
+            raise
+
+    async def _send_all(self, chat: Hashable) -> None:
+        try:
+            while batch := await self._next_batch(chat):
+                try:
+                    await self._send(chat, [waiting.answer for waiting in batch])
+                except Exception as error:  # every waiter hears what became of its answer
+                    for waiting in batch:
+                        waiting.sent.set_exception(error)
+                else:
+                    for waiting in batch:
+                        waiting.sent.set_result(None)
+        finally:
+            del self._senders[chat]
+            if not self._waiting.get(chat):
+                self._waiting.pop(chat, None)
+
+    async def _next_batch(self, chat: Hashable) -> list[_Waiting[T]]:
+        """The answers waiting once the chat has room for a message: as many as one
+        message carries (at least one, whatever its size)."""
+        if not self._waiting.get(chat):
+            return []
+        if self._budget is not None:
+            await asyncio.sleep(self._budget.gathering_s(chat))
+            await self._budget.until_room(chat)
+        waiting = self._waiting[chat]
+        batch = [waiting.pop(0)]
+        size = self._size(batch[0].answer)
+        while waiting and size + self._size(waiting[0].answer) <= self._max_size:
+            size += self._size(waiting[0].answer)
+            batch.append(waiting.pop(0))
+        return batch

@@ -83,8 +83,7 @@ class PicloudClient(discord.Client):
         """Mirroring: every attachment or media link posted in a mirrored channel."""
         if message.author.bot or message.guild is None:
             return
-        switches = await self.deps.profiles.chat(channel_ref(message.channel.id))
-        if not switches.mirroring:
+        if not await self.deps.profiles.mirrors(channel_ref(message.channel.id)):
             return
         items = items_of(message, self.deps, media_links_only=True)
         if not items:

@@ -1,8 +1,17 @@
-"""Per-user preferences and per-chat switches, as neutral values for front-ends."""
+"""Per-user preferences and per-chat switches, as neutral values for front-ends.
+
+Every update reads them (the language of the answer, whether a group mirrors), so
+they are remembered for ``REMEMBER_S``: a burst from one chat costs one read, not one
+per message. A change made here is seen here at once; another instance on the same
+database sees it within ``REMEMBER_S``.
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from core.db.repository import Repository
 from core.expiry import Expiry, parse_optional_expiry
@@ -25,11 +34,42 @@ class ChatSwitches:
     has_key: bool
 
 
+REMEMBER_S = 10.0
+MAX_REMEMBERED = 10_000
+
+V = TypeVar("V")
+
+
+class _Remembered(Generic[V]):
+    """Values read lately, each for ``REMEMBER_S``."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, tuple[float, V]] = {}
+
+    async def get(self, key: Hashable, read: Callable[[], Awaitable[V]]) -> V:
+        now = time.monotonic()
+        if (found := self._values.get(key)) is not None and now - found[0] < REMEMBER_S:
+            return found[1]
+        value = await read()
+        if len(self._values) >= MAX_REMEMBERED:
+            self._values = {k: v for k, v in self._values.items() if now - v[0] < REMEMBER_S}
+        self._values[key] = (now, value)
+        return value
+
+    def forget(self, key: Hashable) -> None:
+        self._values.pop(key, None)
+
+
 class Profiles:
     def __init__(self, repo: Repository) -> None:
         self._repo = repo
+        self._preferences = _Remembered[Preferences]()
+        self._chats = _Remembered[ChatSwitches]()
 
     async def preferences(self, user: UserRef) -> Preferences:
+        return await self._preferences.get(user, lambda: self._read_preferences(user))
+
+    async def _read_preferences(self, user: UserRef) -> Preferences:
         row = await self._repo.get_prefs(user)
         return Preferences(
             language=row.language,
@@ -42,17 +82,27 @@ class Profiles:
         if language is not None and language not in LANGUAGES:
             raise ValueError(f"unsupported language {language!r}")
         await self._repo.update_prefs(user, language=language)
+        self._preferences.forget(user)
 
     async def set_default_expiry(self, user: UserRef, expiry: Expiry | None) -> None:
         await self._repo.update_prefs(user, default_expiry=expiry.iso if expiry else None)
+        self._preferences.forget(user)
 
     async def set_nsfw(self, user: UserRef, nsfw: bool) -> None:
         await self._repo.update_prefs(user, nsfw=nsfw)
+        self._preferences.forget(user)
 
     async def set_album(self, user: UserRef, album_id: str | None) -> None:
         await self._repo.update_prefs(user, album_id=album_id or None)
+        self._preferences.forget(user)
+
+    async def mirrors(self, chat: ChatRef) -> bool:
+        """Whether ``chat`` mirrors: asked of every message in a group, so remembered."""
+        switches = await self._chats.get(chat, lambda: self.chat(chat))
+        return switches.mirroring
 
     async def chat(self, chat: ChatRef) -> ChatSwitches:
+        """The chat's switches as stored now."""
         row = await self._repo.get_chat_settings(chat)
         if row is None:
             return ChatSwitches(mirroring=False, has_key=False)
@@ -60,3 +110,4 @@ class Profiles:
 
     async def set_mirroring(self, chat: ChatRef, enabled: bool, by: UserRef) -> None:
         await self._repo.set_mirroring(chat, enabled, by)
+        self._chats.forget(chat)

@@ -49,8 +49,7 @@ async def group_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     message = update.effective_message
     if message is None or message.from_user is None or message.from_user.is_bot:
         return
-    switches = await deps(context).profiles.chat(chat_ref(message.chat_id))
-    if switches.mirroring:
+    if await deps(context).profiles.mirrors(chat_ref(message.chat_id)):
         await _upload_message(message, update, context)
 
 

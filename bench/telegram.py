@@ -1,14 +1,15 @@
 """The Telegram front-end under load: the real bot process beside a bare httpx loop.
 
-    python -m bench.telegram [--scenario private|group|flood|all] [--host-latency-ms 50]
+    python -m bench.telegram [--scenario private|group|flood|album|all] [--host-latency-ms 50]
                              [--photo-kb 800] [--window-s 120] [--flood-per-minute 100000]
-                             [--bot-env NAME=VALUE ...]
+                             [--album-latency-ms 1000] [--album-compare-env NAME=VALUE ...]
+                             [--no-album-compare] [--bot-env NAME=VALUE ...]
 
 Each scenario gets fresh fakes on 127.0.0.1, served by this process: the Telegram Bot
 API fake (tests/fakes/telegram) and the Chevereto emulator (tests/fakes/chevereto), whose
-every upload answer is delayed by ``--host-latency-ms`` and whose flood rule
-(``--flood-per-minute``) is set high enough never to interfere. Then, one after the
-other, against the same fakes:
+every upload answer is delayed by ``--host-latency-ms`` (``--album-latency-ms`` in the
+album scenario) and whose flood rule (``--flood-per-minute``) is set high enough never to
+interfere. Then, one after the other, against the same fakes:
 
 - ``bot``: ``python -m bots run`` in a process of its own (started as tests/kills starts
   it), configured by environment variables, its SQLite database in a temporary directory,
@@ -24,7 +25,7 @@ other, against the same fakes:
   (it does not pace). It reads no updates: it is handed the messages.
 
 Each side has its own users, chats and photos (valid PNGs of distinct bytes: the host
-refuses a repeat), sent on the same schedule.
+refuses a repeat), sent on the same schedule. The shared pieces live in bench/common.py.
 
 Scenarios
     private  10 users, each in a private chat with their key stored, send 5 photos each,
@@ -33,6 +34,12 @@ Scenarios
              members post 30 photos evenly over 10 s.
     flood    one user sends 200 junk texts over 4 s; meanwhile another sends /start 4
              times, a second apart.
+    album    one user, key stored, sends a 10-photo album (10 messages sharing a
+             media_group_id, back to back) to an idle bot; the host takes
+             ``--album-latency-ms`` (1 s) to answer each upload. The bot runs twice: with
+             its defaults (and ``--bot-env``), then also with ``--album-compare-env``
+             (default PICLOUD_WORKERS=4 PICLOUD_WORKERS_PER_USER=2, the former defaults;
+             ``--no-album-compare`` skips that run), each beside the same bare run.
 
 Figures, bot beside bare and bot/bare
     uploads/s          photos answered / (last answer - first photo sent).
@@ -60,6 +67,11 @@ Figures, bot beside bare and bot/bare
                        last answer came (seconds after the first photo).
     flood              the bystander's wait for each reply to /start, and how many
                        messages the flooder got back.
+    album              when the album was answered: the first moment every one of its 10
+                       viewer URLs had been in an accepted message or edit (seconds after
+                       its first photo was sent; "-" if one never was within the window),
+                       and how many of the chat's messages hold those URLs at the end (1
+                       for one message listing the album; the bare loop answers each photo).
 
 Nothing is asserted. After the figures come each side's calls by method, the CPU the
 fakes themselves used over the burst (they share the machine: a busy fake slows both
@@ -71,80 +83,72 @@ tracebacks in the bot's log.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import hashlib
+import functools
 import json
-import math
-import os
 import re
-import resource
-import signal
-import subprocess
-import sys
-import tempfile
 import time
-from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 
+from bench.common import (
+    BARE,
+    BOT,
+    JSON,
+    FakeDriver,
+    NewCalls,
+    Photos,
+    Post,
+    Row,
+    Seed,
+    Sent,
+    Side,
+    SideResult,
+    Tally,
+    Viewers,
+    add_common_arguments,
+    api_key,
+    bare_upload,
+    bot_env,
+    check_env_items,
+    deliver_on_schedule,
+    header_lines,
+    host_emulator,
+    keys_of,
+    make_place,
+    memory_rows,
+    ms,
+    photo_rows,
+    print_report,
+    run_bare,
+    run_benchmark,
+    run_bot,
+    seed_database,
+    temporary_root,
+)
+
 if TYPE_CHECKING:
+    from bench.common import BotPlace
     from tests.fakes.chevereto import CheveretoEmulator
     from tests.fakes.telegram import Call, TelegramFake
 
 # The fakes, the core and the Telegram fake's limits are imported where they are used:
 # the bare child loads only httpx.
 
-JSON = dict[str, Any]
-ROOT = Path(__file__).resolve().parents[1]
-MS = 1000.0
-
 PRIVATE_USERS, PRIVATE_PHOTOS_EACH = 10, 5
 GROUP_MEMBERS, GROUP_PHOTOS, GROUP_SPREAD_S = 3, 30, 10.0
 FLOOD_JUNK, FLOOD_SPREAD_S = 200, 4.0
 BYSTANDER_TRIES = (0.5, 1.5, 2.5, 3.5)  # seconds after the flood starts
 FLOOD_WINDOW_S = 30.0
+ALBUM_PHOTOS = 10
+FORMER_WORKERS = ("PICLOUD_WORKERS=4", "PICLOUD_WORKERS_PER_USER=2")
 
-BOT_START_TIMEOUT_S = 60.0
-BOT_STOP_TIMEOUT_S = 30.0  # its grace for uploads in flight is 8 s
-SETTLE_S = 1.0
-"""After the bot is up (its start-up calls done) and after the answers (late extras)."""
-POLL_S = 0.1
 BOT_READY = re.compile(r"telegram bot @\S+ is up")
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (?P<level>[A-Z]+) (?P<rest>.*)$")
-VIEWER_END = r"(?![A-Za-z0-9_-])"  # a viewer URL ends there, not inside a longer one
 
 
 # -- who sends what ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Side:
-    """``bot`` or ``bare``: its users, chats and photo seeds never meet the other's."""
-
-    name: str
-    base: int  # user ids and photo seeds start here
-
-
-BOT, BARE = Side("bot", 10_000), Side("bare", 20_000)
-
-
-@dataclass(frozen=True)
-class Post:
-    """One message a user sends, ``offset`` seconds after the scenario starts."""
-
-    chat: JSON
-    user: JSON
-    offset: float
-    role: str  # "photo", "junk" or "bystander"
-    photo: Path | None = None
-    md5: str | None = None
-    text: str = ""
-    key: str = ""  # the API key its upload uses
 
 
 @dataclass(frozen=True)
@@ -163,27 +167,7 @@ class Cast:
     groups: list[MirroredGroup] = field(default_factory=list)
 
     def keys(self) -> set[str]:
-        return {post.key for post in self.posts if post.key} | set(self.user_keys.values())
-
-
-class Photos:
-    """Valid PNGs of ``size`` bytes on disk, each of distinct bytes (the fake streams them)."""
-
-    def __init__(self, directory: Path, size: int, side: Side) -> None:
-        self._directory = directory
-        self._size = size
-        self._seeds = iter(range(side.base, side.base + 10_000))
-
-    def make(self) -> tuple[Path, str]:
-        from tests.fakes.media import big_png_file
-
-        seed = next(self._seeds)
-        path = big_png_file(self._directory / f"photo-{seed}.png", self._size, seed=seed)
-        return path, hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
-
-
-def api_key(side: Side, number: int) -> str:
-    return f"chv_{side.base + number}_bench" + "K" * 24
+        return keys_of(self.posts, self.user_keys)
 
 
 def private_cast(fake: TelegramFake, photos: Photos, side: Side) -> Cast:
@@ -226,12 +210,25 @@ def flood_cast(fake: TelegramFake, photos: Photos, side: Side) -> Cast:
     return Cast(posts)
 
 
+def album_cast(fake: TelegramFake, photos: Photos, side: Side) -> Cast:
+    user = fake.user(side.base, "Album maker", "en")
+    chat = fake.private_chat(user)
+    key = api_key(side, 0)
+    album = f"album-{side.base}"
+    posts = []
+    for _ in range(ALBUM_PHOTOS):
+        path, md5 = photos.make()
+        posts.append(Post(chat, user, 0.0, "photo", path, md5, key=key, album=album))
+    return Cast(posts, user_keys={user["id"]: key})
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
     title: str
     cast: Callable[[TelegramFake, Photos, Side], Cast]
     photos: bool  # whether it is about uploads (else: the flood)
+    album: bool = False  # the album's host latency, its own figures and comparison run
 
 
 SCENARIOS = {
@@ -255,22 +252,17 @@ SCENARIOS = {
         flood_cast,
         photos=False,
     ),
+    "album": Scenario(
+        "album",
+        f"album: one user sends a {ALBUM_PHOTOS}-photo album to an idle bot",
+        album_cast,
+        photos=True,
+        album=True,
+    ),
 }
 
 
 # -- what each message got back ---------------------------------------------------------
-
-
-@dataclass
-class Sent:
-    """A post as sent: its message id, when (time.time()), and what came back."""
-
-    post: Post
-    message_id: int
-    at: float
-    first_sign: float | None = None  # seconds after ``at``
-    answer: float | None = None
-    answered_in: set[int] = field(default_factory=set)  # message ids holding its viewer URL
 
 
 class Tracker:
@@ -282,25 +274,17 @@ class Tracker:
     ) -> None:
         from tests.fakes.telegram import LIMITED_METHODS
 
-        self._fake = fake
-        self._host = host
         self._limited = LIMITED_METHODS
-        self._next = since
+        self._calls = NewCalls(fake.calls, since)
+        self._viewers = Viewers(host)
         self.sent = sent
         self._by_chat: dict[str, list[Sent]] = {}
         for one in sorted(sent, key=lambda s: s.at):
             self._by_chat.setdefault(str(one.post.chat["id"]), []).append(one)
-        self._patterns: dict[str, re.Pattern[str]] = {}
 
     def scan(self) -> None:
-        viewers = {
-            upload.md5: str(upload.image.get("url_viewer") or "")
-            for upload in self._host.uploads.values()
-        }
-        calls = self._fake.calls
-        while self._next < len(calls):
-            call = calls[self._next]
-            self._next += 1
+        viewers = self._viewers.by_md5()
+        for call in self._calls():
             if call.ok and call.params.get("chat_id") is not None:
                 self._see(call, viewers)
 
@@ -311,30 +295,21 @@ class Tracker:
     def _see(self, call: Call, viewers: dict[str, str]) -> None:
         in_chat = self._by_chat.get(str(call.params["chat_id"]), [])
         for one in in_chat:
-            if one.first_sign is None and call.time >= one.at:
-                one.first_sign = call.time - one.at
+            one.signed(call.time)
         if call.method not in self._limited:
             return
-        message_id = _message_id(call)
         text_answered = False
-        haystack = _visible_text(call)
         for one in in_chat:
             if one.post.photo is None:
                 # A text is answered by the first message sent after it, once.
                 sent_after = call.method.startswith("send") and call.time >= one.at
                 if sent_after and not text_answered and one.answer is None:
-                    one.answer, text_answered = call.time - one.at, True
-                continue
-            viewer = viewers.get(one.post.md5 or "")
-            if viewer and self._pattern(viewer).search(haystack):
-                one.answered_in.add(message_id)
-                if one.answer is None:
-                    one.answer = call.time - one.at
-
-    def _pattern(self, viewer: str) -> re.Pattern[str]:
-        if viewer not in self._patterns:
-            self._patterns[viewer] = re.compile(re.escape(viewer) + VIEWER_END)
-        return self._patterns[viewer]
+                    one.answered(call.time)
+                    text_answered = True
+        photos = [one for one in in_chat if one.post.photo is not None]
+        for one in self._viewers.held(photos, _visible_text(call), viewers):
+            one.answered_in.add(_message_id(call))
+            one.answered(call.time)
 
 
 def _visible_text(call: Call) -> str:
@@ -356,315 +331,51 @@ def deliver(fake: TelegramFake, post: Post, at: float | None = None) -> Sent:
     """The post injected as the user's message now (``at``: when it counts as sent)."""
     sent_at = time.time()
     if post.photo is not None:
-        update = fake.send_photo(post.chat, post.user, post.photo)
+        update = fake.send_photo(post.chat, post.user, post.photo, media_group_id=post.album)
     else:
         update = fake.send_text(post.chat, post.user, post.text)
     return Sent(post, int(update["message"]["message_id"]), sent_at if at is None else at)
 
 
-async def deliver_on_schedule(fake: TelegramFake, posts: Sequence[Post]) -> list[Sent]:
-    """Each post at its offset; those due together are injected with no pause between."""
-    started = time.time()
-    sent = []
-    for post in sorted(posts, key=lambda p: p.offset):
-        delay = started + post.offset - time.time()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        sent.append(deliver(fake, post))
-    return sent
+async def deliver_all(fake: TelegramFake, posts: Sequence[Post]) -> list[Sent]:
+    async def now(post: Post) -> Sent:
+        return deliver(fake, post)
+
+    return await deliver_on_schedule(posts, now)
 
 
-async def wait_answered(tracker: Tracker, deadline: float) -> None:
-    while True:
-        tracker.scan()
-        if not tracker.waiting() or time.time() >= deadline:
-            return
-        await asyncio.sleep(POLL_S)
+# -- the two sides ----------------------------------------------------------------------
 
 
-# -- the bot process --------------------------------------------------------------------
+class Driver(FakeDriver):
+    """The Telegram fake as bench.common's runs see it."""
+
+    def __init__(self, fake: TelegramFake, host: CheveretoEmulator) -> None:
+        super().__init__(fake)
+        self._fake = fake
+        self._host = host
+
+    def tracker(self, sent: list[Sent], since: int) -> Tracker:
+        return Tracker(self._fake, self._host, sent, since)
+
+    def tally(self, since: int) -> Tally:
+        calls = self._fake.calls[since:]
+        return Tally.of((c.method, c.error_code) for c in calls if c.method != "getUpdates")
 
 
-def own_cpu_s() -> float:
-    """CPU seconds this process (the fakes) used so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def fakes_note(cpu_s: float, wall_s: float) -> str:
-    share = cpu_s / wall_s * 100 if wall_s > 0 else 0.0
-    used = f"{cpu_s * MS:.0f} ms CPU over the burst ({share:.0f}% of a core)"
-    return f"the fakes (this process) used {used}"
-
-
-def memory_kb(pid: int | str, name: str) -> int:
-    """A memory figure of /proc/<pid>/status in kB: ``VmRSS`` now, ``VmHWM`` its peak.
-
-    Not getrusage's ru_maxrss: Linux carries that across fork and exec, so a child of
-    this process would report this process's size."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{name}:"):
-            return int(line.split()[1])
-    return 0
-
-
-class BotProcess:
-    """``python -m bots run`` in a process of its own, its output in ``log_path``."""
-
-    def __init__(self, env: dict[str, str], cwd: Path, log_path: Path) -> None:
-        self.env = env
-        self.cwd = cwd
-        self.log_path = log_path
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self._process is not None
-        return self._process.pid
-
-    def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "bots", "run"],
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C at the terminal is for the benchmark
-            )
-
-    async def wait_ready(self) -> None:
-        deadline = time.monotonic() + BOT_START_TIMEOUT_S
-        while not BOT_READY.search(self.log()):
-            assert self._process is not None
-            if self._process.poll() is not None:
-                raise RuntimeError(f"the bot exited with {self._process.returncode}:\n{self.log()}")
-            if time.monotonic() >= deadline:
-                waited = BOT_START_TIMEOUT_S
-                raise TimeoutError(f"the bot was not up after {waited} s:\n{self.log()}")
-            await asyncio.sleep(0.05)
-
-    def cpu_s(self) -> float:
-        """User + system CPU seconds so far (every thread), from /proc/<pid>/stat."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
-        utime, stime = int(fields[11]), int(fields[12])
-        return (utime + stime) / os.sysconf("SC_CLK_TCK")
-
-    async def stop(self) -> tuple[int | None, float]:
-        """SIGTERM, then wait (SIGKILL past BOT_STOP_TIMEOUT_S): (exit code, seconds it took)."""
-        assert self._process is not None
-        began = time.monotonic()
-        if self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-        while self._process.poll() is None:
-            if time.monotonic() - began >= BOT_STOP_TIMEOUT_S:
-                self._process.kill()
-                self._process.wait()
-                break
-            await asyncio.sleep(0.05)
-        return self._process.returncode, time.monotonic() - began
-
-    def kill(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text("utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-
-@dataclass(frozen=True)
-class BotPlace:
-    """Where the bot lives: its directories, database and secret key."""
-
-    root: Path
-    secret_key: str
-
-    @property
-    def data_dir(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.data_dir / 'picloud-bots.db'}"
-
-    def environment(
-        self, fake: TelegramFake, host: CheveretoEmulator, extra: dict[str, str]
-    ) -> dict[str, str]:
-        """A bot's environment from scratch, as tests/kills builds it."""
-        env = {
-            "PATH": os.environ.get("PATH", os.defpath),
-            "HOME": str(self.root / "home"),
-            "PYTHONPATH": str(ROOT),  # this working tree, whatever is installed
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "LANG": "C.UTF-8",
-            "PICLOUD_API_URL": host.api_url,
-            "PICLOUD_DATA_DIR": str(self.data_dir),
-            "PICLOUD_DATABASE_URL": self.database_url,
-            "PICLOUD_SECRET_KEY": self.secret_key,
-            "PICLOUD_ALLOW_PRIVATE_URLS": "1",
-            **fake.env(),
-        }
-        return env | extra
-
-
-def make_place(root: Path) -> BotPlace:
-    from cryptography.fernet import Fernet
-
-    place = BotPlace(root, Fernet.generate_key().decode())
-    for directory in (place.data_dir, root / "home", root / "cwd"):
-        directory.mkdir(parents=True, exist_ok=True)
-    return place
-
-
-async def seed_database(place: BotPlace, host: CheveretoEmulator, cast: Cast) -> None:
-    """Keys, group keys and mirroring, stored as /setkey and /mirror on would."""
+def seed(cast: Cast) -> Seed:
+    """Keys, group keys and mirroring, as /setkey and /mirror on store them."""
     from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
-    from core.runtime import open_core
-    from core.settings import Settings
 
     def person(user_id: int) -> UserRef:
         return UserRef(Platform.TELEGRAM, UserId(str(user_id)))
 
-    settings = Settings(
-        _env_file=None,
-        PICLOUD_API_URL=host.api_url,
-        PICLOUD_DATA_DIR=place.data_dir,
-        PICLOUD_DATABASE_URL=place.database_url,
-        PICLOUD_SECRET_KEY=place.secret_key,
-    )
-    async with open_core(settings) as core:
-        for user_id, key in cast.user_keys.items():
-            await core.service.keys.set_user_key(person(user_id), key)
-        for group in cast.groups:
-            chat = ChatRef(Platform.TELEGRAM, ChatId(str(group.chat_id)))
-            await core.service.keys.set_chat_key(chat, group.key, person(group.admin_id))
-            await core.profiles.set_mirroring(chat, True, person(group.admin_id))
-
-
-# -- figures ----------------------------------------------------------------------------
-
-
-@dataclass
-class SideResult:
-    """What one side did in one scenario."""
-
-    side: str
-    sent: list[Sent]
-    window_s: float
-    cpu_s: float
-    rss_before_kb: int  # just before the first message
-    peak_rss_kb: int
-    rate_limited: int | None  # None: the limits were off
-    stored_at: dict[str, float]  # md5 -> when the host stored that photo of this side
-    refused_at_host: int
-    calls: Counter[str] = field(default_factory=Counter)
-    refused_calls: Counter[str] = field(default_factory=Counter)
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def start(self) -> float:
-        return min(s.at for s in self.sent)
-
-    @property
-    def photos(self) -> list[Sent]:
-        return [s for s in self.sent if s.post.photo is not None]
-
-    def in_window(self, seconds: float | None) -> bool:
-        return seconds is not None and seconds <= self.window_s
-
-    def answered(self) -> list[Sent]:
-        """Photos answered within the window (from the first message)."""
-        return [
-            s
-            for s in self.photos
-            if s.answer is not None and self.in_window(s.at + s.answer - self.start)
-        ]
-
-    def answer_times(self) -> list[float]:
-        return [s.answer for s in self.answered() if s.answer is not None]
-
-    def first_signs(self) -> list[float]:
-        return [s.first_sign for s in self.sent if s.first_sign is not None]
-
-    def last_answer(self) -> float | None:
-        ends = [s.at + s.answer - self.start for s in self.answered() if s.answer is not None]
-        return max(ends) if ends else None
-
-    def uploads_per_s(self) -> float | None:
-        last = self.last_answer()
-        return len(self.answered()) / last if last else None
-
-    def host_uploads_per_s(self) -> float | None:
-        if not self.stored_at:
-            return None
-        span = max(self.stored_at.values()) - self.start
-        return len(self.stored_at) / span if span > 0 else None
-
-    def cpu_ms_per_item(self) -> float:
-        items = len(self.photos) or len(self.sent)
-        return self.cpu_s * MS / items
-
-    def bystander_waits(self) -> list[float | None]:
-        return [s.answer for s in self.sent if s.post.role == "bystander"]
-
-    def replies_to_flooder(self) -> int:
-        return sum(1 for s in self.sent if s.post.role == "junk" and s.answer is not None)
-
-
-def percentile(values: Iterable[float], q: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    ordered = sorted(values)
-    if not ordered:
-        return None
-    return ordered[max(1, math.ceil(q / 100 * len(ordered))) - 1]
-
-
-def stored_by(host: CheveretoEmulator, sent: list[Sent]) -> dict[str, float]:
-    wanted = {s.post.md5 for s in sent if s.post.md5}
-    return {u.md5: u.uploaded_at for u in host.uploads.values() if u.md5 in wanted}
-
-
-def upload_requests(host: CheveretoEmulator) -> int:
-    from tests.fakes.chevereto import UPLOAD_PATH
-
-    return sum(1 for r in host.requests if r.path == UPLOAD_PATH and r.method == "POST")
-
-
-def calls_by_method(calls: Sequence[Call]) -> tuple[Counter[str], Counter[str]]:
-    made: Counter[str] = Counter()
-    refused: Counter[str] = Counter()
-    for call in calls:
-        if call.method == "getUpdates":
-            continue
-        made[call.method] += 1
-        if not call.ok:
-            refused[f"{call.method} {call.error_code}"] += 1
-    return made, refused
-
-
-def log_oddities(text: str) -> list[str]:
-    """Warnings, errors and tracebacks in the bot's log, each kind once with its count."""
-    seen: Counter[str] = Counter()
-    for line in text.splitlines():
-        found = LOG_LINE.match(line)
-        if found and found["level"] in ("WARNING", "ERROR", "CRITICAL"):
-            seen[f"{found['level']} {found['rest'][:200]}"] += 1
-        elif line.startswith("Traceback"):
-            seen["(traceback)"] += 1
-        elif re.match(r"^[A-Za-z_.]+(Error|Exception|Timeout|TimedOut)\b", line):
-            seen[f"  raised: {line[:200]}"] += 1
-    return [f"{count} x {what}" if count > 1 else what for what, count in seen.items()]
-
-
-# -- the bot side -----------------------------------------------------------------------
+    stored = Seed({person(user_id): key for user_id, key in cast.user_keys.items()})
+    for group in cast.groups:
+        chat = ChatRef(Platform.TELEGRAM, ChatId(str(group.chat_id)))
+        stored.chat_keys.append((chat, group.key, person(group.admin_id)))
+        stored.mirrored.append((chat, person(group.admin_id)))
+    return stored
 
 
 async def run_bot_side(
@@ -672,110 +383,32 @@ async def run_bot_side(
     host: CheveretoEmulator,
     cast: Cast,
     place: BotPlace,
+    side: Side,
     args: argparse.Namespace,
     window_s: float,
 ) -> SideResult:
     from tests.fakes.telegram import RateLimits
 
     fake.rate_limits = RateLimits()
-    await seed_database(place, host, cast)
-    extra = dict(item.split("=", 1) for item in args.bot_env)
-    bot = BotProcess(place.environment(fake, host, extra), place.root / "cwd", place.root / "log")
-    bot.start()
-    try:
-        await bot.wait_ready()
-        await asyncio.sleep(SETTLE_S)  # its start-up calls (commands, first poll) are done
-        since, limited, requests = len(fake.calls), len(fake.rate_limited), upload_requests(host)
-        cpu_before, rss_before = bot.cpu_s(), memory_kb(bot.pid, "VmRSS")
-        fakes_before, began = own_cpu_s(), time.time()
-        sent = await deliver_on_schedule(fake, cast.posts)
-        tracker = Tracker(fake, host, sent, since)
-        await wait_answered(tracker, min(s.at for s in sent) + window_s)
-        cpu = bot.cpu_s() - cpu_before
-        fakes = fakes_note(own_cpu_s() - fakes_before, time.time() - began)
-        peak = memory_kb(bot.pid, "VmHWM")
-        await asyncio.sleep(SETTLE_S)  # a second answer, were one to come
-        tracker.scan()
-    finally:
-        code, took = await bot.stop()
-    made, refused = calls_by_method(fake.calls[since:])
-    stored = stored_by(host, sent)
-    result = SideResult(
-        side="bot",
-        sent=sent,
-        window_s=window_s,
-        cpu_s=cpu,
-        rss_before_kb=rss_before,
-        peak_rss_kb=peak,
-        rate_limited=len(fake.rate_limited) - limited,
-        stored_at=stored,
-        refused_at_host=upload_requests(host) - requests - len(stored),
-        calls=made,
-        refused_calls=refused,
-        errors=log_oddities(bot.log()),
-    )
-    result.notes += [fakes, f"stopped by SIGTERM: exit {code} after {took:.1f} s"]
-    return result
-
-
-# -- the bare side ----------------------------------------------------------------------
+    await seed_database(place, host, seed(cast))
+    bot = place.bot(fake.env(), host, bot_env(args, side), BOT_READY)
+    send = functools.partial(deliver_all, fake, cast.posts)
+    return await run_bot(bot, Driver(fake, host), host, send, side.name, window_s)
 
 
 async def run_bare_side(
     fake: TelegramFake, host: CheveretoEmulator, cast: Cast, window_s: float
 ) -> SideResult:
     fake.rate_limits = None  # the bare loop does not pace: nothing to hold it to
-    since, requests = len(fake.calls), upload_requests(host)
     posts = sorted(cast.posts, key=lambda p: p.offset)
-    registered = [deliver(fake, post) for post in posts]  # messages it is handed, not polled
+    handed = [deliver(fake, post) for post in posts]  # messages it is handed, not polled
     job = {
         "api": f"{fake.api_url}{fake.token}",
         "files": f"{fake.file_url}{fake.token}",
         "upload": host.api_url,
-        "items": [_bare_item(fake, one) for one in registered],
+        "items": [_bare_item(fake, one) for one in handed],
     }
-    child = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.telegram",
-        "--child",
-        "bare",
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    assert child.stdin is not None and child.stdout is not None
-    child.stdin.write(json.dumps(job).encode() + b"\n")
-    await child.stdin.drain()
-    if (await child.stdout.readline()).strip() != b"READY":
-        raise RuntimeError("the bare child did not start")
-    started, fakes_before = time.time(), own_cpu_s()
-    child.stdin.write(b"GO\n")
-    await child.stdin.drain()
-    output = await child.stdout.read()
-    await child.wait()
-    fakes = fakes_note(own_cpu_s() - fakes_before, time.time() - started)
-    figures: JSON = json.loads(output.decode().strip().splitlines()[-1])
-    sent = [Sent(one.post, one.message_id, started + one.post.offset) for one in registered]
-    tracker = Tracker(fake, host, sent, since)
-    tracker.scan()
-    made, refused = calls_by_method(fake.calls[since:])
-    stored = stored_by(host, sent)
-    return SideResult(
-        side="bare",
-        sent=sent,
-        window_s=window_s,
-        cpu_s=figures["cpu_s"],
-        rss_before_kb=figures["rss_before_kb"],
-        peak_rss_kb=figures["peak_rss_kb"],
-        rate_limited=None,
-        stored_at=stored,
-        refused_at_host=upload_requests(host) - requests - len(stored),
-        calls=made,
-        refused_calls=refused,
-        errors=figures["errors"],
-        notes=[fakes],
-    )
+    return await run_bare("bench.telegram", job, handed, Driver(fake, host), host, window_s)
 
 
 def _bare_item(fake: TelegramFake, sent: Sent) -> JSON:
@@ -789,220 +422,121 @@ def _bare_item(fake: TelegramFake, sent: Sent) -> JSON:
     return item
 
 
-async def bare_child() -> None:
-    """The child: reads the job, warms its connections up, says READY, waits for GO, then
-    handles every item at its offset, all at once, and prints its figures as JSON."""
-    job: JSON = json.loads(await asyncio.to_thread(sys.stdin.readline))
-    errors: list[str] = []
-    async with httpx.AsyncClient(timeout=120) as client:
-        await client.get(f"{job['api']}/getMe")
-        await client.get(job["upload"].rsplit("/api/", 1)[0] + "/")
-        print("READY", flush=True)
-        await asyncio.to_thread(sys.stdin.readline)
-        started = time.time()
-        rss_before = memory_kb("self", "VmRSS")
-        before = resource.getrusage(resource.RUSAGE_SELF)
-        await asyncio.gather(
-            *(_bare_handle(client, job, item, started, errors) for item in job["items"])
-        )
-        after = resource.getrusage(resource.RUSAGE_SELF)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    figures = {
-        "cpu_s": cpu,
-        "rss_before_kb": rss_before,
-        "peak_rss_kb": memory_kb("self", "VmHWM"),
-        "errors": errors[:10],
-    }
-    print(json.dumps(figures), flush=True)
+async def _bare_warm_up(client: httpx.AsyncClient, job: JSON) -> None:
+    await client.get(f"{job['api']}/getMe")
 
 
-async def _bare_handle(
-    client: httpx.AsyncClient, job: JSON, item: JSON, started: float, errors: list[str]
-) -> None:
-    await asyncio.sleep(max(0.0, started + item["offset"] - time.time()))
-    try:
-        text = "Send me a photo, video, GIF, file or link. /help lists the rest."
-        if "file_id" in item:
-            text = "Uploaded. Viewer: " + await _bare_upload(client, job, item)
-        reply = {"message_id": item["message"]}
-        message = {"chat_id": item["chat"], "text": text, "reply_parameters": reply}
-        answer = await client.post(f"{job['api']}/sendMessage", json=message)
-        answer.raise_for_status()
-    except (httpx.HTTPError, KeyError, ValueError) as error:
-        errors.append(f"{type(error).__name__}: {error}")
+async def _bare_handle(client: httpx.AsyncClient, job: JSON, item: JSON) -> None:
+    text = "Send me a photo, video, GIF, file or link. /help lists the rest."
+    if "file_id" in item:
+        text = "Uploaded. Viewer: " + await _bare_upload(client, job, item)
+    reply = {"message_id": item["message"]}
+    message = {"chat_id": item["chat"], "text": text, "reply_parameters": reply}
+    answer = await client.post(f"{job['api']}/sendMessage", json=message)
+    answer.raise_for_status()
 
 
 async def _bare_upload(client: httpx.AsyncClient, job: JSON, item: JSON) -> str:
     found = await client.post(f"{job['api']}/getFile", json={"file_id": item["file_id"]})
     path = found.raise_for_status().json()["result"]["file_path"]
     body = (await client.get(f"{job['files']}/{path}")).raise_for_status().content
-    files = {"source": (path.rsplit("/", 1)[-1], body, "image/png")}
-    posted = await client.post(job["upload"], files=files, headers={"X-API-Key": item["key"]})
-    return str(posted.raise_for_status().json()["image"]["url_viewer"])
+    return await bare_upload(client, job["upload"], path.rsplit("/", 1)[-1], body, item["key"])
 
 
 # -- one scenario -----------------------------------------------------------------------
 
 
+def sides_for(scenario: Scenario, args: argparse.Namespace) -> list[Side]:
+    """The bot's runs, then the bare loop's: the album's second bot run if asked."""
+    sides = [BOT]
+    if scenario.album and not args.no_album_compare:
+        env = args.album_compare_env
+        sides.append(Side(f"bot with {' '.join(env)}", 30_000, env))
+    return [*sides, BARE]
+
+
 async def run_scenario(scenario: Scenario, args: argparse.Namespace) -> list[SideResult]:
-    from tests.fakes.chevereto import CheveretoEmulator
     from tests.fakes.telegram import TelegramFake
 
     window_s = args.window_s if scenario.photos else FLOOD_WINDOW_S
-    with tempfile.TemporaryDirectory(prefix="bench-telegram-") as temporary:
-        root = Path(temporary)
-        async with (
-            TelegramFake() as fake,
-            CheveretoEmulator(
-                user_keys=(),
-                max_upload_mb=args.photo_kb / 1000 + 1,
-                flood_per_minute=args.flood_per_minute,
-                latency_s=args.host_latency_ms / MS,
-            ) as host,
-        ):
+    latency_ms = args.album_latency_ms if scenario.album else args.host_latency_ms
+    with temporary_root("bench-telegram-") as root:
+        async with TelegramFake() as fake, host_emulator(args, latency_ms) as host:
             results = []
-            for side in (BOT, BARE):
-                photos_dir = root / f"photos-{side.name}"
-                photos_dir.mkdir()
-                cast = scenario.cast(fake, Photos(photos_dir, args.photo_kb * 1000, side), side)
+            for side in sides_for(scenario, args):
+                photos = Photos(root / f"photos-{side.base}", args.photo_kb * 1000, side)
+                cast = scenario.cast(fake, photos, side)
                 host.user_keys |= cast.keys()
-                if side is BOT:
-                    place = make_place(root / "bot")
-                    results.append(await run_bot_side(fake, host, cast, place, args, window_s))
-                else:
+                if side is BARE:
                     results.append(await run_bare_side(fake, host, cast, window_s))
+                else:
+                    place = make_place(root / f"bot-{side.base}")
+                    bot = await run_bot_side(fake, host, cast, place, side, args, window_s)
+                    results.append(bot)
     return results
 
 
 # -- the report -------------------------------------------------------------------------
 
 
-Row = tuple[str, float | None, float | None]
+def bystander_waits(side: SideResult) -> list[float | None]:
+    return [s.answer for s in side.sent if s.post.role == "bystander"]
 
 
-def _ratio(bot: float | None, bare: float | None) -> str:
-    if bot is None or bare is None or bare == 0:
-        return "-"
-    return f"{bot / bare:.2f}"
-
-
-def _number(value: float | None, digits: int = 1) -> str:
-    if value is None:
-        return "-"
-    return str(value) if isinstance(value, int) else f"{value:.{digits}f}"
-
-
-def _latency_rows(name: str, bot: list[float], bare: list[float]) -> list[Row]:
-    return [
-        (f"{name} p{q} (ms)", _ms(percentile(bot, q)), _ms(percentile(bare, q)))
-        for q in (50, 95, 99)
-    ]
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * MS
-
-
-def photo_rows(bot: SideResult, bare: SideResult) -> list[Row]:
-    rows: list[Row] = [
-        ("uploads/s (answered)", bot.uploads_per_s(), bare.uploads_per_s()),
-        ("uploads/s (at the host)", bot.host_uploads_per_s(), bare.host_uploads_per_s()),
-    ]
-    rows += _latency_rows("first sign", bot.first_signs(), bare.first_signs())
-    rows += _latency_rows("answer", bot.answer_times(), bare.answer_times())
-    rows += [
-        ("CPU ms per upload", bot.cpu_ms_per_item(), bare.cpu_ms_per_item()),
-        *_memory_rows(bot, bare),
-        (f"answered within {bot.window_s:.0f} s", len(bot.answered()), len(bare.answered())),
-        ("last answer (s after 1st photo)", bot.last_answer(), bare.last_answer()),
-    ]
-    return rows
+def replies_to_flooder(side: SideResult) -> int:
+    return sum(1 for s in side.sent if s.post.role == "junk" and s.answer is not None)
 
 
 def flood_rows(bot: SideResult, bare: SideResult) -> list[Row]:
     rows: list[Row] = [
-        (f"bystander /start #{n} wait (ms)", _ms(mine), _ms(theirs))
+        (f"bystander /start #{n} wait (ms)", ms(mine), ms(theirs))
         for n, (mine, theirs) in enumerate(
-            zip(bot.bystander_waits(), bare.bystander_waits(), strict=True), start=1
+            zip(bystander_waits(bot), bystander_waits(bare), strict=True), start=1
         )
     ]
     rows += [
-        ("messages back to the flooder", bot.replies_to_flooder(), bare.replies_to_flooder()),
+        ("messages back to the flooder", replies_to_flooder(bot), replies_to_flooder(bare)),
         ("CPU ms per message", bot.cpu_ms_per_item(), bare.cpu_ms_per_item()),
-        *_memory_rows(bot, bare),
+        *memory_rows(bot, bare),
     ]
     return rows
 
 
-def _memory_rows(bot: SideResult, bare: SideResult) -> list[Row]:
+def album_answered(side: SideResult) -> float | None:
+    """When every photo of the album had been answered (s after its first photo)."""
+    photos = side.photos
+    return side.last_answer() if len(side.answered()) == len(photos) else None
+
+
+def album_messages(side: SideResult) -> int:
+    return len(set().union(*(s.answered_in for s in side.photos)))
+
+
+def album_rows(bot: SideResult, bare: SideResult) -> list[Row]:
     return [
-        ("RSS before the burst (MB)", bot.rss_before_kb / 1024, bare.rss_before_kb / 1024),
-        ("peak RSS (MB)", bot.peak_rss_kb / 1024, bare.peak_rss_kb / 1024),
+        ("album answered (s after 1st photo)", album_answered(bot), album_answered(bare)),
+        ("messages holding the album's links", album_messages(bot), album_messages(bare)),
     ]
 
 
-def print_table(rows: list[Row], bot: SideResult, bare: SideResult) -> None:
-    print(f"  {'figure':<34} {'bot':>10} {'bare':>10} {'bot/bare':>9}")
-    for name, mine, theirs in rows:
-        print(f"  {name:<34} {_number(mine):>10} {_number(theirs):>10} {_ratio(mine, theirs):>9}")
-    limited = "-" if bot.rate_limited is None else str(bot.rate_limited)
-    print(f"  {'429s from the fake':<34} {limited:>10} {'off':>10} {'-':>9}")
+def report(scenario: Scenario, results: list[SideResult]) -> None:
+    *bots, bare = results
+    for bot in bots:
+        title = scenario.title if len(bots) == 1 else f"{scenario.title} ({bot.side})"
+        if scenario.album:
+            rows = album_rows(bot, bare) + photo_rows(bot, bare)
+        else:
+            rows = photo_rows(bot, bare) if scenario.photos else flood_rows(bot, bare)
+        print_report(title, rows, bot, bare)
 
 
-def print_details(side: SideResult) -> None:
-    calls = ", ".join(f"{method} {count}" for method, count in sorted(side.calls.items()))
-    print(f"  {side.side} calls: {calls or 'none'}")
-    if side.refused_calls:
-        refused = ", ".join(f"{what} x{count}" for what, count in side.refused_calls.items())
-        print(f"  {side.side} calls refused: {refused}")
-    for line in oddities(side) + side.notes:
-        print(f"  {side.side}: {line}")
-
-
-def oddities(side: SideResult) -> list[str]:
-    found = []
-    photos = side.photos
-    unanswered = [s for s in photos if s not in side.answered()]
-    if unanswered:
-        late = sum(1 for s in unanswered if s.answer is not None)
-        lost = sum(1 for s in unanswered if s.post.md5 not in side.stored_at)
-        found.append(
-            f"{len(unanswered)} of {len(photos)} photos unanswered within the window "
-            f"({late} answered later; {lost} never stored at the host)"
-        )
-    several = sum(1 for s in photos if len(s.answered_in) > 1)
-    if several:
-        found.append(f"{several} photos answered in more than one message")
-    if side.refused_at_host:
-        found.append(f"{side.refused_at_host} upload requests refused by the host")
-    found += [f"error: {line}" for line in side.errors]
-    return found
-
-
-def report(scenario: Scenario, bot: SideResult, bare: SideResult) -> None:
-    print(f"\n== {scenario.title} ==")
-    rows = photo_rows(bot, bare) if scenario.photos else flood_rows(bot, bare)
-    print_table(rows, bot, bare)
-    print_details(bot)
-    print_details(bare)
-
-
-def print_header(args: argparse.Namespace) -> None:
-    print(
-        f"Telegram bot (python -m bots run, own process, SQLite) beside a bare httpx loop "
-        f"(child process); fakes on 127.0.0.1 in this process; {os.cpu_count()} CPUs."
-    )
-    print(
-        f"Host emulator: every upload answer {args.host_latency_ms:g} ms late; flood rule "
-        f"{args.flood_per_minute} uploads/minute (never reached). Photos: valid PNGs of "
-        f"{args.photo_kb} KB, distinct bytes."
-    )
-    print(
+def header(args: argparse.Namespace) -> list[str]:
+    latency = f"{args.host_latency_ms:g} ms late ({args.album_latency_ms:g} ms in the album)"
+    limits = (
         "Telegram fake: real message limits (RateLimits(): 30/s, private 3 then 1/s, group "
         "20/min) ON for the bot, OFF for the bare loop (it does not pace)."
     )
-    overrides = " ".join(args.bot_env) or "none (PICLOUD_WORKERS=4, PICLOUD_WORKERS_PER_USER=2)"
-    print(f"Bot environment overrides: {overrides}. Window for answers: {args.window_s:g} s.")
+    return header_lines("Telegram", latency, limits, args)
 
 
 # -- entry point ------------------------------------------------------------------------
@@ -1011,40 +545,31 @@ def print_header(args: argparse.Namespace) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.telegram")
     parser.add_argument("--scenario", choices=[*SCENARIOS, "all"], default="all")
-    parser.add_argument("--host-latency-ms", type=float, default=50.0)
-    parser.add_argument("--photo-kb", type=int, default=800)
+    add_common_arguments(parser)
+    parser.add_argument("--album-latency-ms", type=float, default=1000.0)
     parser.add_argument(
-        "--window-s", type=float, default=120.0, help="how long answers are waited for"
+        "--album-compare-env",
+        action="append",
+        metavar="NAME=VALUE",
+        help=f"the album's second bot run (default: {' '.join(FORMER_WORKERS)})",
     )
-    parser.add_argument("--flood-per-minute", type=int, default=100_000)
-    parser.add_argument(
-        "--bot-env", action="append", default=[], metavar="NAME=VALUE", help="bot variable"
-    )
-    parser.add_argument("--child", choices=["bare"], help=argparse.SUPPRESS)
+    parser.add_argument("--no-album-compare", action="store_true")
     args = parser.parse_args(argv)
-    for item in args.bot_env:
-        if "=" not in item:
-            parser.error(f"--bot-env wants NAME=VALUE, not {item!r}")
+    args.album_compare_env = tuple(args.album_compare_env or FORMER_WORKERS)
+    check_env_items(parser, args.bot_env, "--bot-env")
+    check_env_items(parser, args.album_compare_env, "--album-compare-env")
     return args
 
 
-async def run(args: argparse.Namespace) -> None:
-    print_header(args)
-    names = list(SCENARIOS) if args.scenario == "all" else [args.scenario]
-    for name in names:
-        began = time.monotonic()
-        bot, bare = await run_scenario(SCENARIOS[name], args)
-        report(SCENARIOS[name], bot, bare)
-        print(f"  ({time.monotonic() - began:.0f} s for this scenario)")
+async def run_one(args: argparse.Namespace, name: str) -> None:
+    report(SCENARIOS[name], await run_scenario(SCENARIOS[name], args))
 
 
 def main() -> None:
     args = parse_args()
-    if args.child == "bare":
-        asyncio.run(bare_child())
-        return
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run(args))
+    one = functools.partial(run_one, args)
+    bare = (_bare_warm_up, _bare_handle)
+    run_benchmark(args, SCENARIOS, one, bare, functools.partial(header, args))
 
 
 if __name__ == "__main__":

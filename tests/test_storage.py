@@ -391,9 +391,10 @@ async def test_inbox_keeps_an_event_until_it_is_done(
     repo: Repository, engine: AsyncEngine, database_url: str
 ) -> None:
     payload = '{"message": {"text": "/setkey ' + API_KEY + '"}}'
-    assert await repo.store_event(Platform.TELEGRAM, "7", payload, RUN_OUT)
-    assert not await repo.store_event(Platform.TELEGRAM, "7", payload, RUN_OUT)  # kept once
-    assert await repo.store_event(Platform.TELEGRAM, "8", "{}", LEASE)
+    assert await repo.store_events(Platform.TELEGRAM, [("7", payload)], RUN_OUT) == {"7"}
+    # Kept once: a batch that holds it again keeps only the others.
+    again = [("7", payload), ("8", "{}")]
+    assert await repo.store_events(Platform.TELEGRAM, again, LEASE) == {"8"}
     assert API_KEY.encode() not in await everything_stored(engine, database_url)
 
     taker = Lease("here/1:1:taker", 60)
@@ -414,11 +415,11 @@ async def test_two_writers_of_a_new_users_preferences_both_land(repo: Repository
 
 
 async def test_events_handled_long_ago_are_forgotten(repo: Repository) -> None:
-    assert await repo.store_event(Platform.DISCORD, "old", "{}", LEASE)
-    assert await repo.store_event(Platform.DISCORD, "open", "{}", LEASE)
+    both = [("old", "{}"), ("open", "{}")]
+    assert await repo.store_events(Platform.DISCORD, both, LEASE) == {"old", "open"}
     await repo.event_done(Platform.DISCORD, "old")
 
     await repo.forget_events(datetime.now(UTC) + timedelta(seconds=1))
 
-    assert await repo.store_event(Platform.DISCORD, "old", "{}", LEASE)  # gone: kept anew
-    assert not await repo.store_event(Platform.DISCORD, "open", "{}", LEASE)  # still kept
+    # "old" is gone, so it is kept anew; "open" is still kept.
+    assert await repo.store_events(Platform.DISCORD, both, LEASE) == {"old"}

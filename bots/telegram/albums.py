@@ -10,6 +10,7 @@ process dies while the album is collected or uploaded.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -25,6 +26,7 @@ AlbumHandler = Callable[[list[Update]], Awaitable[None]]
 class _Album:
     parts: list[Update] = field(default_factory=list)
     handled: asyncio.Event = field(default_factory=asyncio.Event)
+    last_part_at: float = field(default_factory=time.monotonic)
 
 
 class AlbumCollector:
@@ -41,6 +43,7 @@ class AlbumCollector:
         album = self._albums.get(key)
         if album is not None:
             album.parts.append(update)
+            album.last_part_at = time.monotonic()
             await album.handled.wait()
             return
         album = self._albums[key] = _Album([update])
@@ -53,10 +56,10 @@ class AlbumCollector:
             album.handled.set()
 
     async def _until_quiet(self, album: _Album) -> None:
-        seen = 0
-        while len(album.parts) != seen:
-            seen = len(album.parts)
-            await asyncio.sleep(self._quiet_s)
+        """Until ``quiet_s`` passed since the album's last part arrived."""
+        # Each part moves the deadline: sleep until the latest one, once it stays put.
+        while (left := album.last_part_at + self._quiet_s - time.monotonic()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(left)
 
 
 def _message_id(update: Update) -> int:

@@ -32,7 +32,7 @@ from bots.telegram.deps import DEPS_KEY, Deps
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
 from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
 from bots.telegram.handlers.errors import on_error
-from bots.telegram.inbox import InboxApplication, InboxQueue, replayer
+from bots.telegram.inbox import InboxApplication, InboxQueue, KeptFirstRequest, replayer
 from bots.telegram.limits import MessageRateLimiter
 from bots.telegram.uploading import resumed_answerer
 from core.errors import ConfigurationError
@@ -73,10 +73,13 @@ COMMANDS = (
 
 def build_application(settings: Settings, core: Core) -> InboxApplication:
     assert settings.telegram_bot_token is not None
+    polling = settings.telegram_webhook_url is None
+    queue = InboxQueue(core.service.inbox, wait_until_kept=not polling)
     application = (
         ApplicationBuilder()
         .application_class(InboxApplication)
-        .update_queue(InboxQueue(core.service.inbox))
+        .update_queue(queue)
+        .get_updates_request(KeptFirstRequest(queue))
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)

@@ -1,9 +1,9 @@
 """Telegram's updates through the inbox: kept before Telegram is told we have them.
 
-Long polling confirms updates with the next ``getUpdates`` offset, and
-python-telegram-bot asks for it only after it has put every fetched update on its
-update queue; a webhook answers 200 only after that put too. So the queue's ``put``
-is where an update is kept (:class:`InboxQueue`), and an update is done once the
+Long polling confirms updates with the next ``getUpdates`` offset, which waits until
+the queue has kept every update put on it (:class:`KeptFirstRequest`); a webhook
+answers 200 only after its update's ``put``, which waits until it is kept. So the
+queue is where an update is kept (:class:`InboxQueue`), and an update is done once the
 application has processed it (:class:`InboxApplication`). Updates kept and not done
 when the process died are put on the queue again at the next start
 (:func:`replayer`), and handlers are idempotent for them (see ``uploading.py``).
@@ -16,11 +16,13 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot, Update
 from telegram.error import TelegramError
 from telegram.ext import Application
+from telegram.request import HTTPXRequest
 
 from core.errors import DatabaseUnavailable
 from core.i18n import translator
@@ -30,26 +32,69 @@ from core.service.inbox import Inbox, Replay
 
 log = logging.getLogger(__name__)
 
+KEEP_RETRY_S = 1.0
+
+
+@dataclass(eq=False)
+class _Arriving:
+    update: Update
+    kept: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
 
 class InboxQueue(asyncio.Queue[object]):
-    """The application's update queue; every update put on it is kept first.
+    """The application's update queue: an update put on it is handed to the handlers
+    once it is kept.
 
-    ``on_arrival`` hears of each new update before it is kept: the first sign of life
-    need not wait for the database (a burst of updates is kept one by one)."""
+    Updates that arrive together are kept together, in one transaction. With long
+    polling ``put`` returns at once: Telegram learns we have the updates from the next
+    getUpdates, and that request waits until they are kept (:class:`KeptFirstRequest`).
+    A webhook's ``put`` (``wait_until_kept``) returns once its update is kept: the
+    webhook answers 200 after it. ``on_arrival`` hears of each new update as it
+    arrives: the first sign of life does not wait for the database."""
 
-    def __init__(self, inbox: Inbox) -> None:
+    def __init__(self, inbox: Inbox, *, wait_until_kept: bool) -> None:
         super().__init__()
         self.inbox = inbox
         self.on_arrival: Callable[[Update], None] = _ignore
+        self._wait_until_kept = wait_until_kept
+        self._arriving: list[_Arriving] = []
+        self._keeper: asyncio.Task[None] | None = None
         self._replayed: set[int] = set()
 
     async def put(self, item: object) -> None:
-        if isinstance(item, Update):
-            self.on_arrival(item)
-            await self.inbox.keep(
-                Platform.TELEGRAM, str(item.update_id), item.to_json(), _busy_notice(item)
-            )
-        await super().put(item)
+        if not isinstance(item, Update):
+            await super().put(item)
+            return
+        self.on_arrival(item)
+        arriving = _Arriving(item)
+        self._arriving.append(arriving)
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_arriving())
+        if self._wait_until_kept:
+            await asyncio.shield(arriving.kept)
+
+    async def kept(self) -> None:
+        """Returns once every update put so far is kept (and handed on)."""
+        while self._keeper is not None and not self._keeper.done():
+            await asyncio.shield(self._keeper)
+
+    async def _keep_arriving(self) -> None:
+        while self._arriving:
+            batch, self._arriving = self._arriving, []
+            events = [(str(each.update.update_id), each.update.to_json()) for each in batch]
+            notices = _busy_notices([each.update for each in batch])
+            try:
+                await self.inbox.keep_all(Platform.TELEGRAM, events, notices)
+            except Exception:  # never confirm what is not kept: try again, in order
+                log.exception("%d updates could not be kept; trying again", len(batch))
+                self._arriving[:0] = batch
+                await asyncio.sleep(KEEP_RETRY_S)
+                continue
+            for each in batch:
+                await super().put(each.update)
+                each.kept.set_result(None)
 
     async def put_again(self, update: Update) -> None:
         """An update kept before a restart and never done: handled again, as such."""
@@ -62,6 +107,19 @@ class InboxQueue(asyncio.Queue[object]):
     async def done(self, update: Update) -> None:
         await self.inbox.done(Platform.TELEGRAM, str(update.update_id))
         self._replayed.discard(update.update_id)
+
+
+class KeptFirstRequest(HTTPXRequest):
+    """The connection that polls getUpdates. Its offset tells Telegram the bot has every
+    update before it, so it waits until the queue has kept them."""
+
+    def __init__(self, queue: InboxQueue) -> None:
+        super().__init__(connection_pool_size=1)
+        self._queue = queue
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        await self._queue.kept()
+        return await super().do_request(*args, **kwargs)
 
 
 class InboxApplication(Application):  # type: ignore[type-arg]
@@ -83,16 +141,19 @@ def _ignore(update: Update) -> None:
     return None
 
 
-def _busy_notice(update: Update) -> Callable[[], Awaitable[None]]:
-    """Tells the sender that their message waits for the bot's database."""
+def _busy_notices(updates: list[Update]) -> Callable[[], Awaitable[None]]:
+    """Tells each chat once that its messages wait for the bot's database."""
 
     async def tell() -> None:
-        chat, user = update.effective_chat, update.effective_user
-        if chat is None or update.callback_query is not None:
-            return
-        _ = translator(user.language_code if user else None)
-        with contextlib.suppress(TelegramError):
-            await chat.send_message(describe_delay(DatabaseUnavailable("busy"), _))
+        told: set[int] = set()
+        for update in updates:
+            chat, user = update.effective_chat, update.effective_user
+            if chat is None or chat.id in told or update.callback_query is not None:
+                continue
+            told.add(chat.id)
+            _ = translator(user.language_code if user else None)
+            with contextlib.suppress(TelegramError):
+                await chat.send_message(describe_delay(DatabaseUnavailable("busy"), _))
 
     return tell
 

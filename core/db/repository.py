@@ -489,25 +489,35 @@ class Repository:
 
     # -- inbox ------------------------------------------------------------------
 
-    async def store_event(
-        self, platform: Platform, event_key: str, payload: str, lease: Lease
-    ) -> bool:
-        """Keep an event until it is handled; False if it was stored before."""
+    async def store_events(
+        self, platform: Platform, events: Sequence[tuple[str, str]], lease: Lease
+    ) -> set[str]:
+        """Keep events ``(key, payload)`` until they are handled, in one transaction
+        when none was stored before; the keys stored now (not those stored before)."""
         now = utcnow()
-        row = InboxEvent(
-            platform=platform,
-            event_key=event_key,
-            payload_ciphertext=self.box.encrypt(payload),
-            received_at=now,
-            lease_owner=lease.owner,
-            lease_until=lease.until(now),
-        )
+
+        def row(event_key: str, payload: str) -> InboxEvent:
+            return InboxEvent(
+                platform=platform,
+                event_key=event_key,
+                payload_ciphertext=self.box.encrypt(payload),
+                received_at=now,
+                lease_owner=lease.owner,
+                lease_until=lease.until(now),
+            )
+
         try:
             async with self._session() as session:
-                session.add(row)
+                session.add_all([row(key, payload) for key, payload in events])
+            return {key for key, _payload in events}
         except IntegrityError:
-            return False
-        return True
+            if len(events) == 1:
+                return set()
+        # One of them was stored before (an update delivered again): each on its own.
+        stored: set[str] = set()
+        for event in events:
+            stored |= await self.store_events(platform, [event], lease)
+        return stored
 
     async def event_done(self, platform: Platform, event_key: str) -> None:
         done = {"done_at": utcnow(), "lease_owner": None, "lease_until": None}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from core.db.repository import Repository
 from core.errors import DatabaseUnavailable
@@ -46,12 +46,22 @@ class Inbox:
         awaited at the first wait): the platform then waits too (the next poll, the
         webhook's answer), and nothing is lost.
         """
+        return bool(await self.keep_all(platform, [(event_key, payload)], on_delay))
+
+    async def keep_all(
+        self,
+        platform: Platform,
+        events: Sequence[tuple[str, str]],
+        on_delay: Callable[[], Awaitable[None]] | None = None,
+    ) -> set[str]:
+        """:meth:`keep` for several events ``(key, payload)`` at once, in one
+        transaction; the keys kept now."""
         wait = 0.1
         while True:
             try:
-                return await self._repo.store_event(platform, event_key, payload, self._lease)
+                return await self._repo.store_events(platform, events, self._lease)
             except DatabaseUnavailable as error:
-                log.warning("an event waits for the database: %s", error.message)
+                log.warning("events wait for the database: %s", error.message)
                 if on_delay is not None:
                     await on_delay()
                     on_delay = None

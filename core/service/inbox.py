@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 
 from core.db.repository import Repository
 from core.errors import DatabaseUnavailable
@@ -28,10 +29,23 @@ Replay = Callable[[str, str], Awaitable[None]]
 """Handles a kept event again: ``(event_key, payload)``."""
 
 
+@dataclass(eq=False)
+class _Keeping:
+    platform: Platform
+    event_key: str
+    payload: str
+    on_delay: Callable[[], Awaitable[None]] | None
+    kept: asyncio.Future[bool] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+
 class Inbox:
     def __init__(self, repo: Repository, lease: Lease) -> None:
         self._repo = repo
         self._lease = lease
+        self._keeping: list[_Keeping] = []
+        self._keeper: asyncio.Task[None] | None = None
 
     async def keep(
         self,
@@ -42,11 +56,40 @@ class Inbox:
     ) -> bool:
         """Store an event before the platform is told we have it; False if kept before.
 
-        While the database is unavailable this waits and tries again (``on_delay`` is
-        awaited at the first wait): the platform then waits too (the next poll, the
-        webhook's answer), and nothing is lost.
+        Events kept at the same moment (a burst of commands, each in its own task) go
+        in one transaction. While the database is unavailable this waits and tries
+        again (``on_delay`` is awaited at the first wait): the platform then waits too
+        (the next poll, the webhook's answer), and nothing is lost.
         """
-        return bool(await self.keep_all(platform, [(event_key, payload)], on_delay))
+        keeping = _Keeping(platform, event_key, payload, on_delay)
+        self._keeping.append(keeping)
+        if self._keeper is None or self._keeper.done():
+            self._keeper = asyncio.create_task(self._keep_together())
+        return await asyncio.shield(keeping.kept)
+
+    async def _keep_together(self) -> None:
+        await asyncio.sleep(0)  # the others of this moment join in
+        while self._keeping:
+            batch, self._keeping = self._keeping, []
+            for platform in {each.platform for each in batch}:
+                await self._keep_batch([each for each in batch if each.platform == platform])
+
+    async def _keep_batch(self, batch: list[_Keeping]) -> None:
+        delays = [each.on_delay for each in batch if each.on_delay is not None]
+
+        async def on_delay() -> None:
+            for delay in delays:
+                await delay()
+
+        events = [(each.event_key, each.payload) for each in batch]
+        try:
+            kept = await self.keep_all(batch[0].platform, events, on_delay if delays else None)
+        except Exception as error:  # each caller hears it
+            for each in batch:
+                each.kept.set_exception(error)
+            return
+        for each in batch:
+            each.kept.set_result(each.event_key in kept)
 
     async def keep_all(
         self,

@@ -50,10 +50,10 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(50, ge=1, validation_alias="PICLOUD_MAX_UPLOAD_MB")
     allow_private_urls: bool = Field(False, validation_alias="PICLOUD_ALLOW_PRIVATE_URLS")
 
-    # A 10-photo album at about a second per upload is answered in two rounds (~2 s);
-    # the host's flood rule (per IP, for all users) caps uploads per minute anyway.
-    workers: int = Field(8, ge=1, le=64, validation_alias="PICLOUD_WORKERS")
-    workers_per_user: int = Field(5, ge=1, le=64, validation_alias="PICLOUD_WORKERS_PER_USER")
+    # A 10-photo album (Telegram's largest) goes up in one round; the host's flood rule
+    # (per IP, for all users) caps uploads per minute whatever runs at once.
+    workers: int = Field(16, ge=1, le=64, validation_alias="PICLOUD_WORKERS")
+    workers_per_user: int = Field(10, ge=1, le=64, validation_alias="PICLOUD_WORKERS_PER_USER")
     upload_deadline_s: float = Field(600.0, gt=0, validation_alias="PICLOUD_UPLOAD_DEADLINE_S")
     job_lease_s: float = Field(60.0, ge=1, le=3600, validation_alias="PICLOUD_JOB_LEASE_S")
     stop_grace_s: float = Field(8.0, ge=0, le=300, validation_alias="PICLOUD_STOP_GRACE_S")

@@ -80,6 +80,8 @@ async def test_a_burst_in_a_mirrored_group_is_answered_whole_without_a_429(bot: 
     print(f"30 photos answered in {answered_s:.1f} s with {len(sent)} messages")
     assert len(sent) < 20  # several answers went together
     assert bot.fake.rate_limited == []
+    # One "sending photo…" for the group while its uploads run, not one per photo.
+    assert len(bot.fake.calls_to("sendChatAction")) < 10
 
 
 async def _viewers_shown(bot: Bot, chat: JSON, count: int, timeout: float) -> set[str]:

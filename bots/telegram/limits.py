@@ -1,12 +1,15 @@
 """Telegram's rate limits, as the bot spends them.
 
 Telegram limits the messages a bot sends: about 30 per second across chats, about one
-per second into one chat (short bursts allowed) and 20 per minute into one group. It
+per second into one chat (short bursts allowed) and 20 in any 60 s into one group. It
 answers 429 with ``retry_after`` past them, and limits nothing else a bot does
 (getFile, getUpdates, answerCallbackQuery, chat actions). :class:`MessageRateLimiter`
-paces exactly the messages, on python-telegram-bot's own ``AIORateLimiter``, and
-treats a 429 as back-pressure on the call that met it: that call waits and tries again,
-every other chat goes on (the stock limiter halts every request of the bot instead).
+paces exactly the messages, on python-telegram-bot's own ``AIORateLimiter`` (a
+private chat by a token bucket, a group by a rolling minute), and treats a 429 as
+back-pressure on the call that met it: that call waits and tries again, every other
+chat goes on (the stock limiter halts every request of the bot instead). It is also
+each chat's budget for the answer queue (``core/pacing.py``): whether a chat has room
+now, or to spare for a progress message.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
 import discord
@@ -43,10 +43,13 @@ from core.messages import Hints, api_key_page
 from core.refs import Platform
 from core.runtime import Core
 from core.settings import Settings
+from core.signs import Signs
 
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0
+TYPING_SHOWN_FOR_S = 8.0
+"""Discord shows "typing…" for about ten seconds; renewed a little sooner."""
 
 
 class CatalogTranslator(app_commands.Translator):
@@ -92,7 +95,7 @@ class PicloudClient(discord.Client):
         language = await language_for(self.deps, message.author, None)
         arrival = Arrival.of_message(message, items, UploadOptions(nsfw=spoiler), language)
         await keep(self.deps, arrival)
-        async with message.channel.typing():
+        async with self.deps.typing.during(message.channel.id, message.channel):
             answer = await upload_arrival(self.deps, arrival)
         await self.deps.answers.send(
             message.channel.id, ChannelAnswer(message.channel, arrival, answer)
@@ -130,7 +133,13 @@ def make_deps(settings: Settings, core: Core) -> Deps:
         links=core.links,
         hints=hints,
         answers=channel_answers(hints),
+        typing=Signs(_typing, TYPING_SHOWN_FOR_S),
     )
+
+
+async def _typing(_channel_id: Hashable, channel: discord.abc.Messageable) -> None:
+    with contextlib.suppress(discord.HTTPException):  # a sign of life, nothing more
+        await channel.typing()
 
 
 @asynccontextmanager

@@ -15,6 +15,7 @@ from core.messages import Hints
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
 from core.service.uploads import UploadService
+from core.signs import Signs
 
 if TYPE_CHECKING:  # the queue's answers carry the buttons, whose callbacks need Deps
     from bots.discord.answer_queue import ChannelAnswer
@@ -30,6 +31,8 @@ class Deps:
     hints: Hints
     answers: AnswerQueue[ChannelAnswer]
     """Answers posted into channels, paced by each channel's budget."""
+    typing: Signs[discord.abc.Messageable]
+    """"typing…" in a channel while its mirrored uploads run, once per channel."""
     message_content: bool = True
     """Whether the gateway granted the message content intent (mirroring needs it)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)

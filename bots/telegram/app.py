@@ -27,7 +27,7 @@ from bots.telegram.admins import AdminCache
 from bots.telegram.albums import AlbumCollector
 from bots.telegram.answer_queue import answer_queue
 from bots.telegram.answers import CODES, DELETE, DELETE_NO, DELETE_YES
-from bots.telegram.chat_actions import ChatActions, sign_of_life
+from bots.telegram.chat_actions import chat_actions, sign_of_life
 from bots.telegram.deps import DEPS_KEY, Deps
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
 from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
@@ -90,8 +90,8 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         .build()
     )
     assert isinstance(application, InboxApplication)
-    chat_actions = ChatActions(application.bot)
-    application.inbox_queue.on_arrival = partial(sign_of_life, chat_actions)
+    actions = chat_actions(application.bot)
+    application.inbox_queue.on_arrival = partial(sign_of_life, actions)
     on_cloud = settings.telegram_api_url.rstrip("/") == CLOUD_API_URL.rstrip("/")
     application.bot_data[DEPS_KEY] = Deps(
         service=core.service,
@@ -103,7 +103,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         admins=AdminCache(),
         albums=AlbumCollector(),
         answers=answer_queue(application.bot),
-        chat_actions=chat_actions,
+        chat_actions=actions,
         hints=Hints(
             set_key="/setkey KEY",
             settings_url=api_key_page(settings.api_url),

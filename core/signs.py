@@ -47,11 +47,18 @@ class Signs(Generic[A]):
 
     @contextlib.asynccontextmanager
     async def during(self, chat: Hashable, sign: A) -> AsyncIterator[None]:
-        """Keep ``sign`` shown in ``chat`` while the block runs."""
+        """Keep ``sign`` shown in ``chat`` while the block runs. Unless it shows already,
+        it is sent before the block starts: the first thing the platform sees."""
         self._running[chat] = self._running.get(chat, 0) + 1
+        first = False
         if chat not in self._renewing:
+            first = not self._shown_recently(chat)
+            if first:
+                self._sent_at[chat] = time.monotonic()
             self._renewing[chat] = asyncio.create_task(self._renew(chat, sign))
         try:
+            if first:
+                await self._send(chat, sign)
             yield
         finally:
             self._running[chat] -= 1

@@ -126,6 +126,8 @@ async def test_killed_before_a_mirrored_message_was_touched_it_is_answered(
     posted = await fake.post_message(guild, channel, alice, attachments=[attachment])
 
     await typing.wait_reached(timeout=STEP_TIMEOUT)
+    # "typing…" is the bot's first call for the message: nothing else happened yet.
+    assert picloud.requests == [] and _bot_posts(fake, channel) == []
     first.kill()
     typing.release(proceed=False)
 

@@ -138,21 +138,25 @@ class Status:
         async with self._editing:
             if self._answered or not _room_to_spare(self.bot, self.chat_id):
                 return
+            if self.message_id is None:
+                await self._appear(text)
+                return
             with contextlib.suppress(TelegramError):
-                if self.message_id is not None:
-                    await self.bot.edit_message_text(
-                        text, chat_id=self.chat_id, message_id=self.message_id
-                    )
-                    return
-                sent = await self.bot.send_message(
-                    self.chat_id,
-                    text,
-                    reply_parameters=ReplyParameters(
-                        self.reply_to, allow_sending_without_reply=True
-                    ),
+                await self.bot.edit_message_text(
+                    text, chat_id=self.chat_id, message_id=self.message_id
                 )
-                self.message_id = sent.message_id
-                await self._on_sent(sent.message_id)
+
+    async def _appear(self, text: str) -> None:
+        reply = ReplyParameters(self.reply_to, allow_sending_without_reply=True)
+        try:
+            sent = await self.bot.send_message(self.chat_id, text, reply_parameters=reply)
+        except TelegramError:
+            return
+        self.message_id = sent.message_id
+        try:
+            await self._on_sent(sent.message_id)
+        except PicloudError as error:  # the upload goes on; a restart would answer anew
+            log.info("the status message could not be noted: %s", error.message)
 
 
 def _room_to_spare(bot: Bot, chat_id: int) -> bool:

@@ -92,7 +92,7 @@ async def run_service(api_url: str, count: int, size: int, concurrency: int) -> 
 
     with tempfile.TemporaryDirectory() as data_dir:
         settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+            _env_file=None,
             PICLOUD_API_URL=api_url,
             PICLOUD_API_KEY=BENCH_KEY,
             PICLOUD_DATA_DIR=data_dir,

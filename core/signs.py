@@ -20,13 +20,20 @@ MAX_CHATS = 10_000
 
 class Signs(Generic[A]):
     """``send(chat, sign)`` shows ``sign`` in ``chat`` for about ``shown_for_s``; it
-    must not raise (a sign of life is nothing more)."""
+    must not raise (a sign of life is nothing more). ``sent_before_work``: the work
+    waits until its first sign is sent, so that it is the first thing the platform
+    sees of it (else the two go together)."""
 
     def __init__(
-        self, send: Callable[[Hashable, A], Coroutine[None, None, None]], shown_for_s: float
+        self,
+        send: Callable[[Hashable, A], Coroutine[None, None, None]],
+        shown_for_s: float,
+        *,
+        sent_before_work: bool,
     ) -> None:
         self._send = send
         self._shown_for_s = shown_for_s
+        self._sent_before_work = sent_before_work
         self._running: dict[Hashable, int] = {}  # chat -> uploads running there
         self._renewing: dict[Hashable, asyncio.Task[None]] = {}
         self._sent_at: dict[Hashable, float] = {}
@@ -47,12 +54,11 @@ class Signs(Generic[A]):
 
     @contextlib.asynccontextmanager
     async def during(self, chat: Hashable, sign: A) -> AsyncIterator[None]:
-        """Keep ``sign`` shown in ``chat`` while the block runs. Unless it shows already,
-        it is sent before the block starts: the first thing the platform sees."""
+        """Keep ``sign`` shown in ``chat`` while the block runs."""
         self._running[chat] = self._running.get(chat, 0) + 1
         first = False
         if chat not in self._renewing:
-            first = not self._shown_recently(chat)
+            first = self._sent_before_work and not self._shown_recently(chat)
             if first:
                 self._sent_at[chat] = time.monotonic()
             self._renewing[chat] = asyncio.create_task(self._renew(chat, sign))

@@ -133,7 +133,8 @@ def make_deps(settings: Settings, core: Core) -> Deps:
         links=core.links,
         hints=hints,
         answers=channel_answers(hints),
-        typing=Signs(_typing, TYPING_SHOWN_FOR_S),
+        # A mirrored message's first call is its typing (see tests/kills).
+        typing=Signs(_typing, TYPING_SHOWN_FOR_S, sent_before_work=True),
     )
 
 

@@ -64,4 +64,4 @@ def chat_actions(bot: ExtBot[Any]) -> ChatActions:
         with contextlib.suppress(TelegramError):  # a sign of life, nothing more
             await bot.send_chat_action(int(str(chat)), action)
 
-    return Signs(send, SHOWN_FOR_S)
+    return Signs(send, SHOWN_FOR_S, sent_before_work=False)

@@ -98,6 +98,19 @@ class RollingWindow:
         return self._times[over - 1] + self.period - now  # when enough have left the window
 
 
+def has_room_to_spare(limiter: Capacity) -> bool:
+    """Whether a message that can wait (progress) leaves room for the answers after it:
+    at least two messages, and half the budget, are left."""
+    return limiter.has_capacity(max(2, limiter.max_rate // 2))
+
+
+def gathering_s(window: RollingWindow) -> float:
+    """How long answers should gather before the window's next message, so that one
+    message carries them all: none while it has room to spare; past half its budget,
+    the time one message's share of the window takes to return."""
+    return 0.0 if has_room_to_spare(window) else window.period / window.max_rate
+
+
 @dataclass(eq=False)
 class _Waiting(Generic[T]):
     answer: T

@@ -18,7 +18,7 @@ from bots.discord.answers import MAX_EMBEDS, Answer, render
 from bots.discord.arrivals import Arrival
 from core.i18n import translator
 from core.messages import Hints
-from core.pacing import AnswerQueue, RollingWindow, remembered
+from core.pacing import AnswerQueue, RollingWindow, gathering_s, remembered
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +46,7 @@ class ChannelBudget:
         return remembered(self._windows, channel, _channel_window)
 
     def gathering_s(self, channel: Hashable) -> float:
-        """Past half the channel's budget, answers gather for one message's share."""
-        window = self.window(channel)
-        if window.has_capacity(CHANNEL_MESSAGES // 2 + 1):
-            return 0.0
-        return window.period / window.max_rate
+        return gathering_s(self.window(channel))
 
     async def until_room(self, channel: Hashable) -> None:
         await self.window(channel).until_capacity()

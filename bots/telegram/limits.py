@@ -25,7 +25,7 @@ from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-from core.pacing import RollingWindow, remembered
+from core.pacing import RollingWindow, gathering_s, has_room_to_spare, remembered
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,7 @@ class MessageRateLimiter(AIORateLimiter):
         super().__init__(
             overall_max_rate=OVERALL_PER_SECOND,
             overall_time_period=1,
-            group_max_rate=GROUP_PER_MINUTE,
-            group_time_period=60,
+            group_max_rate=0,  # groups are paced here, by a rolling minute (chat_limiter)
             max_retries=max_retries,
         )
         self._retries = max_retries
@@ -124,20 +123,12 @@ class MessageRateLimiter(AIORateLimiter):
         return self.chat_limiter(chat_id).has_capacity()
 
     def has_room_to_spare(self, chat_id: object) -> bool:
-        """Whether a progress message into ``chat_id`` leaves room for the answer after
-        it: a private chat's burst is not yet touched, half a group's minute is left."""
-        limiter = self.chat_limiter(chat_id)
-        return limiter.has_capacity(max(2, limiter.max_rate // 2))
+        return has_room_to_spare(self.chat_limiter(chat_id))
 
     def gathering_s(self, chat_id: object) -> float:
-        """How long answers into ``chat_id`` should gather before its next message, so
-        that one message carries them all: none while the chat has room to spare; past
-        half a group's minute, the time one message's budget takes to return. (A
-        private chat's budget returns within a second: waiting for room is enough.)"""
+        # A private chat's budget returns within a second: waiting for room is enough.
         limiter = self.chat_limiter(chat_id)
-        if isinstance(limiter, AsyncLimiter) or self.has_room_to_spare(chat_id):
-            return 0.0
-        return limiter.period / limiter.max_rate
+        return gathering_s(limiter) if isinstance(limiter, RollingWindow) else 0.0
 
     async def until_room(self, chat_id: object, poll_s: float = 0.1) -> None:
         """Returns once a message into ``chat_id`` would go without waiting."""

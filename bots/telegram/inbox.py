@@ -16,7 +16,6 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import Bot, Update
@@ -24,6 +23,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
 
+from bots.telegram.limits import OncePer
 from core.errors import DatabaseUnavailable
 from core.i18n import translator
 from core.messages import describe_delay
@@ -33,34 +33,28 @@ from core.service.inbox import Inbox, Replay
 log = logging.getLogger(__name__)
 
 KEEP_RETRY_S = 1.0
-
-
-@dataclass(eq=False)
-class _Arriving:
-    update: Update
-    kept: asyncio.Future[None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+BUSY_NOTICE_EVERY_S = 60.0
 
 
 class InboxQueue(asyncio.Queue[object]):
     """The application's update queue: an update put on it is handed to the handlers
     once it is kept.
 
-    Updates that arrive together are kept together, in one transaction. With long
-    polling ``put`` returns at once: Telegram learns we have the updates from the next
-    getUpdates, and that request waits until they are kept (:class:`KeptFirstRequest`).
-    A webhook's ``put`` (``wait_until_kept``) returns once its update is kept: the
-    webhook answers 200 after it. ``on_arrival`` hears of each new update as it
-    arrives: the first sign of life does not wait for the database."""
+    Updates that arrive together are kept together, in one transaction (the inbox
+    keeps whatever is kept at the same moment at once). With long polling ``put``
+    returns at once: Telegram learns we have the updates from the next getUpdates, and
+    that request waits until they are kept (:class:`KeptFirstRequest`). A webhook's
+    ``put`` (``wait_until_kept``) returns once its update is kept: the webhook answers
+    200 after it. ``on_arrival`` hears of each new update as it arrives: the first sign
+    of life does not wait for the database."""
 
     def __init__(self, inbox: Inbox, *, wait_until_kept: bool) -> None:
         super().__init__()
         self.inbox = inbox
         self.on_arrival: Callable[[Update], None] = _ignore
         self._wait_until_kept = wait_until_kept
-        self._arriving: list[_Arriving] = []
-        self._keeper: asyncio.Task[None] | None = None
+        self._keeping: set[asyncio.Task[None]] = set()
+        self._busy_told = OncePer(BUSY_NOTICE_EVERY_S)
         self._replayed: set[int] = set()
 
     async def put(self, item: object) -> None:
@@ -68,33 +62,29 @@ class InboxQueue(asyncio.Queue[object]):
             await super().put(item)
             return
         self.on_arrival(item)
-        arriving = _Arriving(item)
-        self._arriving.append(arriving)
-        if self._keeper is None or self._keeper.done():
-            self._keeper = asyncio.create_task(self._keep_arriving())
+        keeping = asyncio.create_task(self._keep(item))
+        self._keeping.add(keeping)
+        keeping.add_done_callback(self._keeping.discard)
         if self._wait_until_kept:
-            await asyncio.shield(arriving.kept)
+            await asyncio.shield(keeping)
 
     async def kept(self) -> None:
         """Returns once every update put so far is kept (and handed on)."""
-        while self._keeper is not None and not self._keeper.done():
-            await asyncio.shield(self._keeper)
+        if self._keeping:
+            await asyncio.wait(set(self._keeping))
 
-    async def _keep_arriving(self) -> None:
-        while self._arriving:
-            batch, self._arriving = self._arriving, []
-            events = [(str(each.update.update_id), each.update.to_json()) for each in batch]
-            notices = _busy_notices([each.update for each in batch])
+    async def _keep(self, update: Update) -> None:
+        notice = _busy_notice(update, self._busy_told)
+        while True:
             try:
-                await self.inbox.keep_all(Platform.TELEGRAM, events, notices)
-            except Exception:  # never confirm what is not kept: try again, in order
-                log.exception("%d updates could not be kept; trying again", len(batch))
-                self._arriving[:0] = batch
+                await self.inbox.keep(
+                    Platform.TELEGRAM, str(update.update_id), update.to_json(), notice
+                )
+                break
+            except Exception:  # never confirm what is not kept: try again
+                log.exception("update %d could not be kept; trying again", update.update_id)
                 await asyncio.sleep(KEEP_RETRY_S)
-                continue
-            for each in batch:
-                await super().put(each.update)
-                each.kept.set_result(None)
+        await super().put(update)
 
     async def put_again(self, update: Update) -> None:
         """An update kept before a restart and never done: handled again, as such."""
@@ -141,19 +131,17 @@ def _ignore(update: Update) -> None:
     return None
 
 
-def _busy_notices(updates: list[Update]) -> Callable[[], Awaitable[None]]:
-    """Tells each chat once that its messages wait for the bot's database."""
+def _busy_notice(update: Update, told: OncePer) -> Callable[[], Awaitable[None]]:
+    """Tells the sender that their message waits for the bot's database: once a minute
+    per chat, however many of its messages wait."""
 
     async def tell() -> None:
-        told: set[int] = set()
-        for update in updates:
-            chat, user = update.effective_chat, update.effective_user
-            if chat is None or chat.id in told or update.callback_query is not None:
-                continue
-            told.add(chat.id)
-            _ = translator(user.language_code if user else None)
-            with contextlib.suppress(TelegramError):
-                await chat.send_message(describe_delay(DatabaseUnavailable("busy"), _))
+        chat, user = update.effective_chat, update.effective_user
+        if chat is None or update.callback_query is not None or not told.allow(chat.id):
+            return
+        _ = translator(user.language_code if user else None)
+        with contextlib.suppress(TelegramError):
+            await chat.send_message(describe_delay(DatabaseUnavailable("busy"), _))
 
     return tell
 

@@ -83,7 +83,7 @@ class Inbox:
 
         events = [(each.event_key, each.payload) for each in batch]
         try:
-            kept = await self.keep_all(batch[0].platform, events, on_delay if delays else None)
+            kept = await self._store(batch[0].platform, events, on_delay if delays else None)
         except Exception as error:  # each caller hears it
             for each in batch:
                 each.kept.set_exception(error)
@@ -91,14 +91,14 @@ class Inbox:
         for each in batch:
             each.kept.set_result(each.event_key in kept)
 
-    async def keep_all(
+    async def _store(
         self,
         platform: Platform,
         events: Sequence[tuple[str, str]],
-        on_delay: Callable[[], Awaitable[None]] | None = None,
+        on_delay: Callable[[], Awaitable[None]] | None,
     ) -> set[str]:
-        """:meth:`keep` for several events ``(key, payload)`` at once, in one
-        transaction; the keys kept now."""
+        """Events ``(key, payload)`` stored in one transaction, waiting out an
+        unavailable database; the keys stored now."""
         wait = 0.1
         while True:
             try:

@@ -400,7 +400,7 @@ async def test_inbox_keeps_an_event_until_it_is_done(
     taker = Lease("here/1:1:taker", 60)
     assert await repo.claim_events(Platform.TELEGRAM, taker, []) == [("7", payload)]
     assert await repo.claim_events(Platform.TELEGRAM, taker, []) == []  # held by taker
-    await repo.event_done(Platform.TELEGRAM, "7")
+    await repo.mark_answered([], event=(Platform.TELEGRAM, "7"))
     await repo.release_jobs(taker)
     assert await repo.claim_events(Platform.TELEGRAM, taker, [LEASE.owner]) == [("8", "{}")]
 
@@ -417,9 +417,46 @@ async def test_two_writers_of_a_new_users_preferences_both_land(repo: Repository
 async def test_events_handled_long_ago_are_forgotten(repo: Repository) -> None:
     both = [("old", "{}"), ("open", "{}")]
     assert await repo.store_events(Platform.DISCORD, both, LEASE) == {"old", "open"}
-    await repo.event_done(Platform.DISCORD, "old")
+    await repo.mark_answered([], event=(Platform.DISCORD, "old"))
 
     await repo.forget_events(datetime.now(UTC) + timedelta(seconds=1))
 
     # "old" is gone, so it is kept anew; "open" is still kept.
     assert await repo.store_events(Platform.DISCORD, both, LEASE) == {"old"}
+
+
+async def test_an_answer_and_its_event_are_closed_in_one_write(repo: Repository) -> None:
+    answered, still_open = await new_job(repo), await new_job(repo)
+    both = [("answered", "{}"), ("open", "{}")]
+    assert await repo.store_events(Platform.TELEGRAM, both, LEASE) == {"answered", "open"}
+
+    await repo.mark_answered([UploadId(answered.public_id)], event=(Platform.TELEGRAM, "answered"))
+
+    # An instance taking over LEASE's work finds only what was not closed.
+    taker = Lease("here/1:1:taker", 60)
+    claimed = await repo.claim_jobs(Platform.TELEGRAM, taker, [LEASE.owner])
+    assert [row.public_id for row in claimed] == [still_open.public_id]
+    assert await repo.claim_events(Platform.TELEGRAM, taker, [LEASE.owner]) == [("open", "{}")]
+
+
+async def test_upload_keys_are_remembered_but_a_change_here_is_seen_at_once(
+    repo: Repository, engine: AsyncEngine
+) -> None:
+    other_instance = Repository(engine, repo.box)
+    assert (await repo.upload_context(USER, CHAT)).user_key is None
+
+    await repo.set_user_key(USER, API_KEY)
+    await repo.set_chat_key(CHAT, API_KEY, USER)
+    context = await repo.upload_context(USER, CHAT)
+    assert context.user_key is not None and context.user_key.get_secret_value() == API_KEY
+    assert context.chat_key is not None
+
+    # Another instance's change is seen once the remembered context runs out (10 s).
+    await other_instance.delete_user_key(USER)
+    assert (await repo.upload_context(USER, CHAT)).user_key is not None
+
+    await repo.delete_user_key(USER)
+    await repo.set_chat_key(CHAT, None, USER)
+    await repo.update_prefs(USER, nsfw=True)
+    context = await repo.upload_context(USER, CHAT)
+    assert (context.user_key, context.chat_key, context.prefs.nsfw) == (None, None, True)

@@ -61,8 +61,7 @@ async def keep(deps: Deps, arrival: Arrival) -> None:
 
 async def answered(deps: Deps, arrival: Arrival, answer: Answer) -> None:
     """Discord took the answer: its jobs and its inbox entry are done."""
-    await deps.service.answered(answer.jobs)
-    await deps.service.inbox.done(Platform.DISCORD, arrival.key)
+    await deps.service.inbox.done(Platform.DISCORD, arrival.key, answered=answer.jobs)
 
 
 async def upload_arrival(

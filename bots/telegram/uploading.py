@@ -203,7 +203,10 @@ async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     if not await status.answer(render(items, job._)):
         message = job.message
         await deps.answers.send(message.chat_id, NewAnswer(message.message_id, items, job._))
-    await deps.service.answered(answered_jobs(outcomes))
+    # The update is done with its answer, in one write (the queue's own "done" then
+    # costs nothing).
+    event = str(job.event)
+    await deps.service.inbox.done(Platform.TELEGRAM, event, answered=answered_jobs(outcomes))
 
 
 async def _not_yet_accepted(deps: Deps, job: Upload) -> Upload:

@@ -3,18 +3,30 @@ secret box at this layer, so nothing above it ever builds a query or sees a toke
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
-from sqlalchemy import ColumnElement, and_, delete, func, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    update,
+)
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -34,6 +46,7 @@ from core.db.tables import (
 )
 from core.errors import DatabaseUnavailable, LostAnswer, SecretKeyError
 from core.refs import ChatRef, Platform, UploadId, UserRef
+from core.remembered import Remembered
 from core.secrets import SecretBox
 from core.service.leases import Lease
 
@@ -41,6 +54,8 @@ T = TypeVar("T")
 LOST_ANSWER = LostAnswer.kind
 
 SECRET_CHECK = "secret_check"
+UPLOADS: Table = Upload.__table__  # type: ignore[attr-defined]
+INBOX: Table = InboxEvent.__table__  # type: ignore[attr-defined]
 _SECRET_CHECK_PLAINTEXT = "picloud-bots"
 
 
@@ -86,12 +101,26 @@ class Repository:
         self._engine = engine
         self._sessions = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self.box = box
+        self._contexts = Remembered[tuple[UserRef, ChatRef | None], UploadContext]()
 
     @asynccontextmanager
     async def _session(self) -> AsyncIterator[AsyncSession]:
-        try:
+        with self._failures():
             async with self._sessions.begin() as session:
                 yield session
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A plain connection in a transaction: the statements every upload makes skip
+        the ORM session, which costs each of them more CPU than the statement itself."""
+        with self._failures():
+            async with self._engine.begin() as connection:
+                yield connection
+
+    @contextmanager
+    def _failures(self) -> Iterator[None]:
+        try:
+            yield
         except (OperationalError, DBAPIError) as exc:
             if isinstance(exc, IntegrityError):
                 raise
@@ -147,6 +176,7 @@ class Repository:
             session.add(row)
 
         await self._upsert(write)
+        self._forget_contexts_of(user)
 
     async def get_user_key(self, user: UserRef) -> SecretStr | None:
         async with self._session() as session:
@@ -158,7 +188,8 @@ class Repository:
             row = await self._user_key_row(session, user)
             if row is not None:
                 await session.delete(row)
-            return row is not None
+        self._forget_contexts_of(user)
+        return row is not None
 
     async def _user_key_row(self, session: AsyncSession, user: UserRef) -> UserKey | None:
         query = select(UserKey).where(
@@ -192,6 +223,7 @@ class Repository:
             session.add(row)
 
         await self._upsert(write)
+        self._contexts.forget_where(lambda context: context[1] == chat)
 
     async def get_chat_key(self, chat: ChatRef) -> SecretStr | None:
         row = await self.get_chat_settings(chat)
@@ -231,7 +263,9 @@ class Repository:
             session.add(row)
             return row
 
-        return await self._upsert(write)
+        updated = await self._upsert(write)
+        self._forget_contexts_of(user)
+        return updated
 
     async def _prefs_row(self, session: AsyncSession, user: UserRef) -> UserPrefs | None:
         query = select(UserPrefs).where(
@@ -242,6 +276,14 @@ class Repository:
     # -- uploads as jobs ------------------------------------------------------
 
     async def upload_context(self, user: UserRef, chat: ChatRef | None) -> UploadContext:
+        """The keys and preferences an upload by ``user`` in ``chat`` uses, remembered
+        for a few seconds (``core.remembered``): a burst reads them once."""
+        return await self._contexts.get((user, chat), lambda: self._read_context(user, chat))
+
+    def _forget_contexts_of(self, user: UserRef) -> None:
+        self._contexts.forget_where(lambda context: context[0] == user)
+
+    async def _read_context(self, user: UserRef, chat: ChatRef | None) -> UploadContext:
         async with self._session() as session:
             user_key = await self._user_key_row(session, user)
             chat_row = await self._chat_row(session, chat) if chat else None
@@ -263,7 +305,7 @@ class Repository:
         starts at once. A job of the same origin is not made twice: that one is returned
         and ``False`` says so."""
         now = utcnow()
-        row = Upload(
+        values: dict[str, Any] = dict(
             public_id=secrets.token_urlsafe(12),
             platform=job.user.platform,
             user_id=job.user.user_id,
@@ -288,8 +330,9 @@ class Repository:
             updated_at=now,
         )
         try:
-            async with self._session() as session:
-                session.add(row)
+            async with self._transaction() as connection:
+                inserted = await connection.execute(_NEW_UPLOAD, values)
+                row = Upload(id=inserted.scalar_one(), **values)
         except IntegrityError:
             if job.origin is None:
                 raise
@@ -306,10 +349,12 @@ class Repository:
 
     async def start_attempt(self, upload_id: UploadId) -> int:
         """Mark the job running; return which attempt this is (1 for the first)."""
-        row = await self._update_upload(
-            upload_id, status=JobStatus.RUNNING, attempts=col(Upload.attempts) + 1
-        )
-        return row.attempts
+        parameters = {"upload_id": upload_id, "now": utcnow()}
+        async with self._transaction() as connection:
+            attempts = (await connection.execute(_NEXT_ATTEMPT, parameters)).scalar_one_or_none()
+        if attempts is None:
+            raise LookupError(f"no upload {upload_id}")
+        return int(attempts)
 
     async def complete_job(
         self, upload_id: UploadId, media: UploadedMedia, content_md5: str | None, lease: Lease
@@ -319,7 +364,7 @@ class Repository:
         now = utcnow()
         row = await self._update_upload_if(
             upload_id,
-            col(Upload.status).in_((*UNFINISHED, JobStatus.FAILED)),
+            _NOT_DONE,
             status=JobStatus.DONE,
             last_error=None,
             content_md5=content_md5,
@@ -350,7 +395,7 @@ class Repository:
         now = utcnow()
         row = await self._update_upload_if(
             upload_id,
-            col(Upload.status).in_(UNFINISHED),
+            _UNFINISHED,
             status=JobStatus.FAILED,
             last_error=error_kind,
             finished_at=now,
@@ -358,18 +403,22 @@ class Repository:
         )
         return row or await self._existing(upload_id)
 
-    async def mark_answered(self, upload_ids: Sequence[UploadId]) -> None:
-        """The platform accepted the answers of these jobs: they are closed for good."""
-        if not upload_ids:
+    async def mark_answered(
+        self, upload_ids: Sequence[UploadId], event: tuple[Platform, str] | None = None
+    ) -> None:
+        """The platform accepted the answers of these jobs: they are closed for good,
+        and so is ``event``, the inbox event that asked for them, in the same
+        transaction."""
+        if not upload_ids and event is None:
             return
-        statement = (
-            update(Upload)
-            .where(col(Upload.public_id).in_(upload_ids), col(Upload.answered_at).is_(None))
-            .values(answered_at=utcnow(), lease_owner=None, lease_until=None)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._session() as session:
-            await session.exec(statement)
+        now = utcnow()
+        async with self._transaction() as connection:
+            if upload_ids:
+                await connection.execute(_ANSWERED, {"upload_ids": upload_ids, "now": now})
+            if event is not None:
+                platform, key = event
+                done = {"event_platform": platform, "the_event_key": key, "now": now}
+                await connection.execute(_EVENT_DONE, done)
 
     async def record_md5(self, upload_id: UploadId, content_md5: str) -> None:
         await self._update_upload(upload_id, content_md5=content_md5)
@@ -393,18 +442,14 @@ class Repository:
         self, upload_id: UploadId, only_if: ColumnElement[bool] | None, **values: Any
     ) -> Upload | None:
         """One UPDATE ... RETURNING: the changed row without reading it first (None when
-        ``only_if`` kept it unchanged)."""
-        where = col(Upload.public_id) == upload_id
-        statement = (
-            update(Upload)
-            .where(where if only_if is None else and_(where, only_if))
-            .values(updated_at=utcnow(), **values)
-            .returning(Upload)
-            .execution_options(synchronize_session=False)
-        )
-        async with self._session() as session:
-            row: Upload | None = (await session.exec(statement)).scalars().one_or_none()
-        return row
+        ``only_if``, one of this module's conditions, kept it unchanged)."""
+        values = {"updated_at": utcnow(), **values}
+        statement = _upload_update(only_if, tuple(values))
+        parameters = {f"new_{name}": value for name, value in values.items()}
+        async with self._transaction() as connection:
+            found = await connection.execute(statement, {"upload_id": upload_id, **parameters})
+            row = found.one_or_none()
+        return None if row is None else Upload(**row._mapping)
 
     # -- leases -----------------------------------------------------------------
 
@@ -496,8 +541,8 @@ class Repository:
         when none was stored before; the keys stored now (not those stored before)."""
         now = utcnow()
 
-        def row(event_key: str, payload: str) -> InboxEvent:
-            return InboxEvent(
+        def row(event_key: str, payload: str) -> dict[str, Any]:
+            return dict(
                 platform=platform,
                 event_key=event_key,
                 payload_ciphertext=self.box.encrypt(payload),
@@ -507,8 +552,9 @@ class Repository:
             )
 
         try:
-            async with self._session() as session:
-                session.add_all([row(key, payload) for key, payload in events])
+            async with self._transaction() as connection:
+                rows = [row(key, payload) for key, payload in events]
+                await connection.execute(_NEW_EVENTS, rows)
             return {key for key, _payload in events}
         except IntegrityError:
             if len(events) == 1:
@@ -518,10 +564,6 @@ class Repository:
         for event in events:
             stored |= await self.store_events(platform, [event], lease)
         return stored
-
-    async def event_done(self, platform: Platform, event_key: str) -> None:
-        done = {"done_at": utcnow(), "lease_owner": None, "lease_until": None}
-        await self._update_event(platform, event_key, col(InboxEvent.done_at).is_(None), **done)
 
     async def note_event(self, platform: Platform, event_key: str, note: str) -> None:
         await self._update_event(platform, event_key, None, note=note)
@@ -654,6 +696,50 @@ class Repository:
         )
         async with self._session() as session:
             return int((await session.exec(query)).one())
+
+
+# The statements every upload makes are built once, their values bound at each call:
+# building one costs more CPU than running it (SQLAlchemy computes its cache key anew).
+_NOT_DONE = UPLOADS.c.status.in_((*UNFINISHED, JobStatus.FAILED))
+_UNFINISHED = UPLOADS.c.status.in_(UNFINISHED)
+_NEW_UPLOAD = insert(UPLOADS).returning(UPLOADS.c.id)
+_NEW_EVENTS = insert(INBOX)
+_NEXT_ATTEMPT = (
+    update(UPLOADS)
+    .where(UPLOADS.c.public_id == bindparam("upload_id"))
+    .values(status=JobStatus.RUNNING, attempts=UPLOADS.c.attempts + 1, updated_at=bindparam("now"))
+    .returning(UPLOADS.c.attempts)
+)
+_ANSWERED = (
+    update(UPLOADS)
+    .where(
+        UPLOADS.c.public_id.in_(bindparam("upload_ids", expanding=True)),
+        UPLOADS.c.answered_at.is_(None),
+    )
+    .values(answered_at=bindparam("now"), lease_owner=None, lease_until=None)
+)
+_EVENT_DONE = (
+    update(INBOX)
+    .where(
+        INBOX.c.platform == bindparam("event_platform"),
+        INBOX.c.event_key == bindparam("the_event_key"),
+        INBOX.c.done_at.is_(None),
+    )
+    .values(done_at=bindparam("now"), lease_owner=None, lease_until=None)
+)
+
+
+@functools.cache
+def _upload_update(only_if: ColumnElement[bool] | None, columns: tuple[str, ...]) -> Update:
+    """UPDATE ... RETURNING of ``columns`` (bound as ``new_<column>``) of the upload
+    ``upload_id``, where ``only_if`` holds."""
+    where = UPLOADS.c.public_id == bindparam("upload_id")
+    return (
+        update(UPLOADS)
+        .where(where if only_if is None else and_(where, only_if))
+        .values({name: bindparam(f"new_{name}") for name in columns})
+        .returning(*UPLOADS.c)
+    )
 
 
 def _expired(row: Upload, now: datetime) -> bool:

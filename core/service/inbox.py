@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 
 from core.db.repository import Repository
 from core.errors import DatabaseUnavailable
-from core.refs import Platform
+from core.refs import Platform, UploadId
 from core.service.leases import Lease, is_gone
 
 log = logging.getLogger(__name__)
 
 STORE_RETRY_MAX_S = 5.0
+MAX_DONE_REMEMBERED = 4096
 
 Replay = Callable[[str, str], Awaitable[None]]
 """Handles a kept event again: ``(event_key, payload)``."""
@@ -46,6 +47,7 @@ class Inbox:
         self._lease = lease
         self._keeping: list[_Keeping] = []
         self._keeper: asyncio.Task[None] | None = None
+        self._done: dict[tuple[Platform, str], None] = {}
 
     async def keep(
         self,
@@ -111,8 +113,19 @@ class Inbox:
                 await asyncio.sleep(wait)
                 wait = min(wait * 2, STORE_RETRY_MAX_S)
 
-    async def done(self, platform: Platform, event_key: str) -> None:
-        await self._repo.event_done(platform, event_key)
+    async def done(
+        self, platform: Platform, event_key: str, answered: Sequence[UploadId] = ()
+    ) -> None:
+        """The event is handled, and the jobs it asked for are ``answered`` (the
+        platform took their answer): both recorded in one transaction. Said again
+        for the same event (a front-end's own bookkeeping once its handler returned),
+        it costs nothing."""
+        if (platform, event_key) in self._done:
+            return
+        await self._repo.mark_answered(answered, event=(platform, event_key))
+        if len(self._done) >= MAX_DONE_REMEMBERED:
+            del self._done[next(iter(self._done))]
+        self._done[(platform, event_key)] = None
 
     async def note(self, platform: Platform, event_key: str, note: str) -> None:
         await self._repo.note_event(platform, event_key, note)

@@ -1,22 +1,18 @@
 """Per-user preferences and per-chat switches, as neutral values for front-ends.
 
 Every update reads them (the language of the answer, whether a group mirrors), so
-they are remembered for ``REMEMBER_S``: a burst from one chat costs one read, not one
-per message. A change made here is seen here at once; another instance on the same
-database sees it within ``REMEMBER_S``.
+they are remembered for a few seconds (``core.remembered``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from core.db.repository import Repository
 from core.expiry import Expiry, parse_optional_expiry
 from core.i18n import LANGUAGES
 from core.refs import ChatRef, UserRef
+from core.remembered import Remembered
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,37 +30,11 @@ class ChatSwitches:
     has_key: bool
 
 
-REMEMBER_S = 10.0
-MAX_REMEMBERED = 10_000
-
-V = TypeVar("V")
-
-
-class _Remembered(Generic[V]):
-    """Values read lately, each for ``REMEMBER_S``."""
-
-    def __init__(self) -> None:
-        self._values: dict[Hashable, tuple[float, V]] = {}
-
-    async def get(self, key: Hashable, read: Callable[[], Awaitable[V]]) -> V:
-        now = time.monotonic()
-        if (found := self._values.get(key)) is not None and now - found[0] < REMEMBER_S:
-            return found[1]
-        value = await read()
-        if len(self._values) >= MAX_REMEMBERED:
-            self._values = {k: v for k, v in self._values.items() if now - v[0] < REMEMBER_S}
-        self._values[key] = (now, value)
-        return value
-
-    def forget(self, key: Hashable) -> None:
-        self._values.pop(key, None)
-
-
 class Profiles:
     def __init__(self, repo: Repository) -> None:
         self._repo = repo
-        self._preferences = _Remembered[Preferences]()
-        self._chats = _Remembered[ChatSwitches]()
+        self._preferences = Remembered[UserRef, Preferences]()
+        self._chats = Remembered[ChatRef, ChatSwitches]()
 
     async def preferences(self, user: UserRef) -> Preferences:
         return await self._preferences.get(user, lambda: self._read_preferences(user))

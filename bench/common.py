@@ -9,7 +9,7 @@ to run them and what each figure means. Here are the pieces they have in common:
   it was sent), ``Viewers`` (each photo's viewer URL at the host, found by the md5 of its
   bytes, and whether a text holds that URL), ``deliver_on_schedule``, ``wait_answered``;
 - the bot process: ``python -m bots run`` (``BotProcess``) in a place of its own
-  (``BotPlace``: data dir, SQLite database, secret key), and ``running_bot``, which starts
+  (``bot_place``: data dir, database, secret key), and ``running_bot``, which starts
   it, waits until it is up and measures its CPU and memory over the burst (``Meter``);
 - the bare side: a child process running a plain httpx loop (``run_bare_child`` in the
   parent, ``serve_bare`` in the child), its CPU and memory measured in the child;
@@ -316,6 +316,8 @@ class BotPlace:
 
     root: Path
     secret_key: str
+    database: str | None = None
+    """A PostgreSQL database's URL; None: SQLite in the data dir."""
 
     @property
     def data_dir(self) -> Path:
@@ -323,7 +325,7 @@ class BotPlace:
 
     @property
     def database_url(self) -> str:
-        return f"sqlite+aiosqlite:///{self.data_dir / 'picloud-bots.db'}"
+        return self.database or f"sqlite+aiosqlite:///{self.data_dir / 'picloud-bots.db'}"
 
     def environment(
         self, platform: dict[str, str], host: CheveretoEmulator, extra: dict[str, str]
@@ -369,13 +371,38 @@ class BotPlace:
         )
 
 
-def make_place(root: Path) -> BotPlace:
+@asynccontextmanager
+async def bot_place(root: Path, server: str | None) -> AsyncIterator[BotPlace]:
+    """A bot's place under ``root``: SQLite, or with ``server`` (a PostgreSQL URL,
+    ``--database``) a database of its own there, dropped afterwards."""
     from cryptography.fernet import Fernet
 
-    place = BotPlace(root, Fernet.generate_key().decode())
-    for directory in (place.data_dir, root / "home", root / "cwd"):
+    for directory in (root / "data", root / "home", root / "cwd"):
         directory.mkdir(parents=True, exist_ok=True)
-    return place
+    key = Fernet.generate_key().decode()
+    if server is None:
+        yield BotPlace(root, key)
+        return
+    async with fresh_database(server) as database:
+        yield BotPlace(root, key, database)
+
+
+@asynccontextmanager
+async def fresh_database(server: str) -> AsyncIterator[str]:
+    import asyncpg  # type: ignore[import-untyped]
+    from sqlalchemy.engine import make_url
+
+    url = make_url(server)
+    name = f"picloud_bench_{os.getpid()}_{time.monotonic_ns()}"
+    admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def bot_env(args: argparse.Namespace, side: Side) -> dict[str, str]:
@@ -889,7 +916,8 @@ def header_lines(platform: str, latency: str, limits: str, args: argparse.Namesp
     platform fake's limits (``limits``), the bot's variables and the window."""
     overrides = " ".join(args.bot_env) or f"none ({bot_defaults()})"
     return [
-        f"{platform} bot (python -m bots run, own process, SQLite) beside a bare httpx loop "
+        f"{platform} bot (python -m bots run, own process, {database_name(args)}) beside a "
+        "bare httpx loop "
         f"(child process); fakes on 127.0.0.1 in this process; {os.cpu_count()} CPUs.",
         f"Host emulator: every upload answer {latency}; flood rule "
         f"{args.flood_per_minute} uploads/minute (never reached). Photos: valid PNGs of "
@@ -899,7 +927,17 @@ def header_lines(platform: str, latency: str, limits: str, args: argparse.Namesp
     ]
 
 
+def database_name(args: argparse.Namespace) -> str:
+    return "SQLite" if args.database is None else "PostgreSQL, a fresh database per scenario"
+
+
 def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="a PostgreSQL server (postgresql+asyncpg://...) on which each scenario makes "
+        "and drops a database of its own for the bot; default: SQLite",
+    )
     parser.add_argument("--host-latency-ms", type=float, default=50.0)
     parser.add_argument("--photo-kb", type=int, default=800)
     parser.add_argument(

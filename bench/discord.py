@@ -2,7 +2,7 @@
 
     python -m bench.discord [--scenario commands|channel|all] [--host-latency-ms 50]
                             [--photo-kb 800] [--window-s 120] [--flood-per-minute 100000]
-                            [--bot-env NAME=VALUE ...]
+                            [--database postgresql+asyncpg://...] [--bot-env NAME=VALUE ...]
 
 (``--scenario private`` is taken for ``commands``: the uploads people ask for themselves.)
 
@@ -13,7 +13,8 @@ whose flood rule (``--flood-per-minute``) is set high enough never to interfere.
 after the other, against the same fakes:
 
 - ``bot``: ``python -m bots run`` in a process of its own (started as tests/kills starts
-  it), configured by environment variables, its SQLite database in a temporary directory,
+  it), configured by environment variables, its SQLite database in a temporary directory
+  (or, with ``--database URL``, a fresh PostgreSQL database on that server),
   connected to the fake's gateway, with the fake's message limit ON (``RateLimits()``:
   429 past 5 messages per 5 s created in one channel, with the ``X-RateLimit-*`` headers
   discord.py paces itself by; interaction responses and follow-ups, which Discord limits
@@ -411,8 +412,8 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace) -> list[Sid
                 if side is common.BARE:
                     results.append(await run_bare_side(fake, host, cast, args.window_s))
                 else:
-                    place = common.make_place(root / "bot")
-                    results.append(await run_bot_side(fake, host, cast, place, args))
+                    async with common.bot_place(root / "bot", args.database) as place:
+                        results.append(await run_bot_side(fake, host, cast, place, args))
     return results
 
 

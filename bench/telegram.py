@@ -2,6 +2,7 @@
 
     python -m bench.telegram [--scenario private|group|flood|album|all] [--host-latency-ms 50]
                              [--photo-kb 800] [--window-s 120] [--flood-per-minute 100000]
+                             [--database postgresql+asyncpg://...]
                              [--album-latency-ms 1000] [--album-compare-env NAME=VALUE ...]
                              [--no-album-compare] [--bot-env NAME=VALUE ...]
 
@@ -12,7 +13,8 @@ album scenario) and whose flood rule (``--flood-per-minute``) is set high enough
 interfere. Then, one after the other, against the same fakes:
 
 - ``bot``: ``python -m bots run`` in a process of its own (started as tests/kills starts
-  it), configured by environment variables, its SQLite database in a temporary directory,
+  it), configured by environment variables, its SQLite database in a temporary directory
+  (or, with ``--database URL``, a fresh PostgreSQL database on that server),
   long polling the fake, with the fake's real message limits ON (``RateLimits()``: 429
   past 30 messages a second, a private chat's burst of 3 then 1 a second, 20 a minute
   into a group). Keys, the group key and mirroring are stored in its database before it
@@ -112,12 +114,12 @@ from bench.common import (
     api_key,
     bare_upload,
     bot_env,
+    bot_place,
     check_env_items,
     deliver_on_schedule,
     header_lines,
     host_emulator,
     keys_of,
-    make_place,
     memory_rows,
     ms,
     photo_rows,
@@ -470,8 +472,8 @@ async def run_scenario(scenario: Scenario, args: argparse.Namespace) -> list[Sid
                 if side is BARE:
                     results.append(await run_bare_side(fake, host, cast, window_s))
                 else:
-                    place = make_place(root / f"bot-{side.base}")
-                    bot = await run_bot_side(fake, host, cast, place, side, args, window_s)
+                    async with bot_place(root / f"bot-{side.base}", args.database) as place:
+                        bot = await run_bot_side(fake, host, cast, place, side, args, window_s)
                     results.append(bot)
     return results
 

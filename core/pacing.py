@@ -5,7 +5,9 @@ into a group; Discord five per five seconds into a channel. An answer that finds
 chat's budget spent waits; the answers that wait together for the same chat go out as
 ONE message that lists them all (:class:`AnswerQueue`). On an idle chat nothing waits:
 each answer is its own message, at once. A chat past half its budget gathers answers
-a moment before each message (:meth:`Budget.gathering_s`), so the rest lasts.
+a moment before each message (:meth:`Budget.gathering_s`), so the rest lasts; a chat
+down to its last message before it must wait holds that message a moment for the
+answers still on their way (:meth:`AnswerQueue.coming`), so it carries them too.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Generic, Protocol, TypeVar
@@ -52,6 +54,12 @@ class Budget(Protocol):
 
     async def until_room(self, chat: Hashable) -> None:
         """Returns once a message into ``chat`` would go without waiting."""
+        ...
+
+    def last_message_s(self, chat: Hashable) -> float:
+        """While ``chat`` takes one message more before it must wait: how long answers
+        still on their way are worth waiting for, so that this message carries them
+        (0 while it takes more)."""
         ...
 
 
@@ -104,6 +112,13 @@ def has_room_to_spare(limiter: Capacity) -> bool:
     return limiter.has_capacity(max(2, limiter.max_rate // 2))
 
 
+def last_message_s(limiter: Capacity, period: float) -> float:
+    """One message's share of the ``period``, while ``limiter`` lets exactly one more
+    message go now: a message sent instead would make the next one wait that long."""
+    last = limiter.has_capacity(1) and not limiter.has_capacity(2)
+    return period / limiter.max_rate if last else 0.0
+
+
 def gathering_s(window: RollingWindow) -> float:
     """How long answers should gather before the window's next message, so that one
     message carries them all: none while it has room to spare; past half its budget,
@@ -139,6 +154,23 @@ class AnswerQueue(Generic[T]):
         self._max_size = max_size
         self._waiting: dict[Hashable, list[_Waiting[T]]] = {}
         self._senders: dict[Hashable, asyncio.Task[None]] = {}
+        self._coming: Counter[Hashable] = Counter()
+        self._arrived: dict[Hashable, asyncio.Event] = {}
+
+    @contextlib.contextmanager
+    def coming(self, chat: Hashable) -> Iterator[None]:
+        """An answer into ``chat`` is being made (its upload runs) and is sent once this
+        ends: a chat down to its last message before it must wait holds it for this one
+        (at most :meth:`Budget.last_message_s`)."""
+        self._coming[chat] += 1
+        try:
+            yield
+        finally:
+            self._coming[chat] -= 1
+            if not self._coming[chat]:
+                del self._coming[chat]
+            if (arrived := self._arrived.get(chat)) is not None:
+                arrived.set()
 
     async def send(self, chat: Hashable, answer: T) -> None:
         """Returns once the message carrying ``answer`` was sent; raises what sending
@@ -178,6 +210,7 @@ class AnswerQueue(Generic[T]):
         if self._budget is not None:
             await asyncio.sleep(self._budget.gathering_s(chat))
             await self._budget.until_room(chat)
+            await self._until_arrived(chat, self._budget.last_message_s(chat))
         waiting = self._waiting[chat]
         batch = [waiting.pop(0)]
         size = self._size(batch[0].answer)
@@ -185,3 +218,16 @@ class AnswerQueue(Generic[T]):
             size += self._size(waiting[0].answer)
             batch.append(waiting.pop(0))
         return batch
+
+    async def _until_arrived(self, chat: Hashable, patience_s: float) -> None:
+        """Until no answer into ``chat`` is still being made, or ``patience_s`` passed."""
+        deadline = time.monotonic() + patience_s
+        arrived = self._arrived.setdefault(chat, asyncio.Event())
+        try:
+            while self._coming[chat] and (left := deadline - time.monotonic()) > 0:
+                arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), left)
+                await asyncio.sleep(0)  # the one that just arrived joins the queue
+        finally:
+            del self._arrived[chat]

@@ -18,7 +18,7 @@ from bots.discord.answers import MAX_EMBEDS, Answer, render
 from bots.discord.arrivals import Arrival
 from core.i18n import translator
 from core.messages import Hints
-from core.pacing import AnswerQueue, RollingWindow, gathering_s, remembered
+from core.pacing import AnswerQueue, RollingWindow, gathering_s, last_message_s, remembered
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,9 @@ class ChannelBudget:
 
     def gathering_s(self, channel: Hashable) -> float:
         return gathering_s(self.window(channel))
+
+    def last_message_s(self, channel: Hashable) -> float:
+        return last_message_s(self.window(channel), CHANNEL_PERIOD_S)
 
     async def until_room(self, channel: Hashable) -> None:
         await self.window(channel).until_capacity()

@@ -95,11 +95,11 @@ class PicloudClient(discord.Client):
         language = await language_for(self.deps, message.author, None)
         arrival = Arrival.of_message(message, items, UploadOptions(nsfw=spoiler), language)
         await keep(self.deps, arrival)
-        async with self.deps.typing.during(message.channel.id, message.channel):
-            answer = await upload_arrival(self.deps, arrival)
-        await self.deps.answers.send(
-            message.channel.id, ChannelAnswer(message.channel, arrival, answer)
-        )
+        channel_id = message.channel.id
+        async with self.deps.typing.during(channel_id, message.channel):
+            with self.deps.answers.coming(channel_id):
+                answer = await upload_arrival(self.deps, arrival)
+        await self.deps.answers.send(channel_id, ChannelAnswer(message.channel, arrival, answer))
         await answered(self.deps, arrival, answer)
 
     async def _on_command_error(

@@ -25,7 +25,13 @@ from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
-from core.pacing import RollingWindow, gathering_s, has_room_to_spare, remembered
+from core.pacing import (
+    RollingWindow,
+    gathering_s,
+    has_room_to_spare,
+    last_message_s,
+    remembered,
+)
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +135,11 @@ class MessageRateLimiter(AIORateLimiter):
         # A private chat's budget returns within a second: waiting for room is enough.
         limiter = self.chat_limiter(chat_id)
         return gathering_s(limiter) if isinstance(limiter, RollingWindow) else 0.0
+
+    def last_message_s(self, chat_id: object) -> float:
+        limiter = self.chat_limiter(chat_id)
+        period = limiter.period if isinstance(limiter, RollingWindow) else limiter.time_period
+        return last_message_s(limiter, period)
 
     async def until_room(self, chat_id: object, poll_s: float = 0.1) -> None:
         """Returns once a message into ``chat_id`` would go without waiting."""

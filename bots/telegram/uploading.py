@@ -193,10 +193,12 @@ async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     if not all(isinstance(item, Refused) for item in job.items):
         appearing = status.show_soon(job._("Uploading…"), STATUS_AFTER_S)
         try:
-            async with deps.chat_actions.during(job.message.chat_id, _action(job.items)):
-                outcomes = await upload_items(
-                    deps.service, deps.links, job.items, _requests(job, status)
-                )
+            chat_id = job.message.chat_id
+            async with deps.chat_actions.during(chat_id, _action(job.items)):
+                with deps.answers.coming(chat_id):
+                    outcomes = await upload_items(
+                        deps.service, deps.links, job.items, _requests(job, status)
+                    )
         finally:
             appearing.cancel()
     items = [_outcome(outcome, deps, job._) for outcome in outcomes]

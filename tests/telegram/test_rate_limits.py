@@ -37,6 +37,24 @@ async def test_a_burst_of_private_uploads_is_answered_without_a_429(keyed_bot: B
     assert bot.fake.rate_limited == []
 
 
+async def test_the_last_message_a_chat_has_room_for_waits_for_the_uploads_on_their_way(
+    keyed_bot: Bot,
+) -> None:
+    """Five photos at once into a private chat, which takes three messages at once and
+    then one a second: the first two are answered on their own, the third message waits
+    for the two still uploading and carries all three, so nothing waits a second."""
+    bot = keyed_bot
+    bot.fake.rate_limits = RateLimits()
+    for n in range(5):
+        bot.fake.send_photo(bot.alice_chat, bot.alice, png_bytes(seed=500 + n))
+
+    viewers = await _viewers_shown(bot, bot.alice_chat, count=5, timeout=30)
+
+    assert viewers == {upload.image["url_viewer"] for upload in bot.host.uploads.values()}
+    assert len(bot.fake.calls_to("sendMessage")) == 3
+    assert bot.fake.rate_limited == []
+
+
 async def test_one_users_flood_costs_only_that_users_budget(keyed_bot: Bot) -> None:
     bot = keyed_bot
     bot.fake.rate_limits = RateLimits()

@@ -26,6 +26,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -121,7 +122,9 @@ class Repository:
     def _failures(self) -> Iterator[None]:
         try:
             yield
-        except (OperationalError, DBAPIError) as exc:
+        except (OperationalError, DBAPIError, PoolTimeout) as exc:
+            # PoolTimeout: every connection stayed busy (SQLite has one, which waits
+            # for another process's lock), as unavailable as a refused connection.
             if isinstance(exc, IntegrityError):
                 raise
             raise DatabaseUnavailable(describe_failure(self._engine, exc)) from None

@@ -134,11 +134,31 @@ class Sent:
     first_sign: float | None = None  # seconds after ``at``
     answer: float | None = None
     answered_in: set[int] = field(default_factory=set)  # message ids holding its viewer URL
+    showing_since: float | None = None
+    """When the sign of life that already showed as this post arrived was sent."""
 
     def signed(self, when: float) -> None:
         """A call at ``when`` is about this post: its first sign, unless it had one."""
         if self.first_sign is None and when >= self.at:
             self.first_sign = when - self.at
+
+    def sign_sent(self, when: float, lasts_s: float) -> None:
+        """A sign of life (chat action, typing) sent at ``when`` shows for ``lasts_s``
+        (as the platform's clients show it): if this post arrived meanwhile, it was
+        answered by a sign at once."""
+        if when <= self.at < when + lasts_s:
+            self.showing_since = when
+
+    def message_sent(self, when: float) -> None:
+        """The bot's message at ``when`` into this post's chat: clients stop showing a
+        sign of life then, so one sent before it did not show when this post came."""
+        if self.showing_since is not None and self.showing_since < when <= self.at:
+            self.showing_since = None
+
+    @property
+    def sign_after(self) -> float | None:
+        """Seconds from sending until a sign of life showed: 0 if one showed already."""
+        return 0.0 if self.showing_since is not None else self.first_sign
 
     def answered(self, when: float) -> None:
         if self.answer is None:
@@ -760,7 +780,7 @@ class SideResult:
         return [s.answer for s in self.answered() if s.answer is not None]
 
     def first_signs(self) -> list[float]:
-        return [s.first_sign for s in self.sent if s.first_sign is not None]
+        return [s.sign_after for s in self.sent if s.sign_after is not None]
 
     def last_answer(self) -> float | None:
         ends = [s.at + s.answer - self.start for s in self.answered() if s.answer is not None]

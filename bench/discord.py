@@ -50,9 +50,10 @@ Figures, bot beside bare and bot/bare
                        posted message, a reply to it, or a typing indicator in its channel
                        (typing names no message: each typing call is given to the earliest
                        message of that channel still without a first sign, as the bot
-                       types once as each message arrives); and for either, any message
-                       that answers it. The bare side sends nothing before its answer, so
-                       its first sign is its answer.
+                       types once as each message arrives; 0 when typing already showed
+                       as it came: it shows for 10 s, or until the bot's next message
+                       there); and for either, any message that answers it. The bare side
+                       sends nothing before its answer, so its first sign is its answer.
     answer             per image: its upload at the host is found by the md5 of its bytes;
                        the answer is the first call the fake accepts that creates or edits
                        a message (a channel message, an interaction callback, follow-up or
@@ -111,6 +112,8 @@ BOT_READY = re.compile(r"discord bot .+ is up")
 CALLBACK = re.compile(r"/interactions/(?P<id>[0-9]+)/(?P<token>[^/]+)/callback")
 WEBHOOK = re.compile(r"/webhooks/[0-9]+/(?P<token>[^/]+)(?:/.*)?")
 TYPING = re.compile(r"/channels/(?P<channel>[0-9]+)/typing")
+TYPING_SHOWN_S = 10.0
+"""How long Discord shows typing, unless the bot posts into the channel first."""
 MESSAGES = re.compile(r"/channels/(?P<channel>[0-9]+)/messages")
 TOKEN_IN_PATH = re.compile(r"(/(?:webhooks|interactions)/\{id\}/)[^/]+")
 FILE_IN_PATH = re.compile(r"(/attachments/\{id\}/)[^/]+")
@@ -227,6 +230,12 @@ class Tracker:
         about = self._about(call)
         if about is not None:
             about.signed(call.time)
+        if found := (TYPING.fullmatch(call.path) or MESSAGES.fullmatch(call.path)):
+            for one in self._by_channel.get(int(found["channel"]), []):
+                if found.re is TYPING:
+                    one.sign_sent(call.time, TYPING_SHOWN_S)
+                elif call.method == "POST":
+                    one.message_sent(call.time)
         if call.method not in ("POST", "PATCH") or call.json is None:
             return
         for one in self._viewers.held(self.sent, json.dumps(call.json), viewers):

@@ -48,8 +48,10 @@ Figures, bot beside bare and bot/bare
     host uploads/s     photos stored at the host / (last stored - first photo sent).
     first sign         per message: from its sending to the first call the side makes into
                        that chat that Telegram accepts (chat action, message or edit),
-                       p50/p95/p99. The bare side sends nothing before its answer, so its
-                       first sign is its answer.
+                       p50/p95/p99; 0 when a chat action already showed as it came (one
+                       shows for 5 s, or until the bot's next message into the chat). The
+                       bare side sends nothing before its answer, so its first sign is its
+                       answer.
     answer             per photo: its upload at the host is found by the md5 of its bytes;
                        the answer is the first message or edit into the chat, accepted by
                        Telegram, whose text, caption or buttons hold that upload's viewer
@@ -267,6 +269,10 @@ SCENARIOS = {
 # -- what each message got back ---------------------------------------------------------
 
 
+CHAT_ACTION_SHOWN_S = 5.0
+"""How long a chat action shows, unless the bot sends a message first (Bot API docs)."""
+
+
 class Tracker:
     """Reads the fake's calls (from index ``since``) and the host's uploads, and fills in
     each Sent's first sign and answer. ``scan()`` reads only the calls new since the last."""
@@ -298,6 +304,10 @@ class Tracker:
         in_chat = self._by_chat.get(str(call.params["chat_id"]), [])
         for one in in_chat:
             one.signed(call.time)
+            if call.method == "sendChatAction":
+                one.sign_sent(call.time, CHAT_ACTION_SHOWN_S)
+            elif call.method in self._limited:
+                one.message_sent(call.time)
         if call.method not in self._limited:
             return
         text_answered = False

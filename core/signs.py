@@ -1,8 +1,9 @@
 """A sign of life in a chat while uploads run there ("sending photo…", "typing…").
 
-A platform shows such a sign for a few seconds. It is shown once per chat however many
-uploads run there, renewed while any of them runs, and can be shown ahead of the work
-(as a message arrives) without a second request when the work starts.
+A platform shows such a sign for a few seconds, or until the bot posts into the chat.
+It is shown once per chat however many uploads run there, renewed while any of them
+runs (and at once after the bot posted there), and can be shown ahead of the work (as a
+message arrives) without a second request when the work starts.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class Signs(Generic[A]):
         self._sent_before_work = sent_before_work
         self._running: dict[Hashable, int] = {}  # chat -> uploads running there
         self._renewing: dict[Hashable, asyncio.Task[None]] = {}
+        self._signs: dict[Hashable, A] = {}  # chat -> the sign its running work shows
         self._sent_at: dict[Hashable, float] = {}
         self._sending: set[asyncio.Task[None]] = set()
 
@@ -62,6 +64,7 @@ class Signs(Generic[A]):
             if first:
                 self._sent_at[chat] = time.monotonic()
             self._renewing[chat] = asyncio.create_task(self._renew(chat, sign))
+            self._signs[chat] = sign
         try:
             if first:
                 await self._send(chat, sign)
@@ -71,6 +74,14 @@ class Signs(Generic[A]):
             if not self._running[chat]:
                 del self._running[chat]
                 self._renewing.pop(chat).cancel()
+                del self._signs[chat]
+
+    def cleared(self, chat: Hashable) -> None:
+        """The bot posted into ``chat``, which ends the sign there in the platform's
+        clients: while work there still runs, it is shown again at once."""
+        self._sent_at.pop(chat, None)
+        if (sign := self._signs.get(chat)) is not None:
+            self.show(chat, sign)
 
     async def _renew(self, chat: Hashable, sign: A) -> None:
         while True:

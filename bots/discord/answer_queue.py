@@ -19,6 +19,7 @@ from bots.discord.arrivals import Arrival
 from core.i18n import translator
 from core.messages import Hints
 from core.pacing import AnswerQueue, RollingWindow, gathering_s, last_message_s, remembered
+from core.signs import Signs
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,10 @@ def _channel_window() -> RollingWindow:
     return RollingWindow(CHANNEL_MESSAGES, CHANNEL_PERIOD_S)
 
 
-def channel_answers(hints: Hints) -> AnswerQueue[ChannelAnswer]:
+def channel_answers(
+    hints: Hints, typing: Signs[discord.abc.Messageable]
+) -> AnswerQueue[ChannelAnswer]:
+    """The channels' answers; ``typing`` hears of each message (it ends typing there)."""
     budget = ChannelBudget()
 
     async def send(channel_id: Hashable, answers: list[ChannelAnswer]) -> None:
@@ -75,6 +79,7 @@ def channel_answers(hints: Hints) -> AnswerQueue[ChannelAnswer]:
                 embeds=answer.embeds,
                 view=answer.view or discord.utils.MISSING,
             )
+        typing.cleared(channel_id)
 
     return AnswerQueue(
         send, budget, size=lambda each: len(each.answer.outcomes), max_size=MAX_EMBEDS

@@ -126,15 +126,16 @@ def point_at(settings: Settings) -> None:
 
 def make_deps(settings: Settings, core: Core) -> Deps:
     hints = Hints(set_key="/key set", settings_url=api_key_page(settings.api_url))
+    # A mirrored message's first call is its typing (see tests/kills).
+    typing = Signs(_typing, TYPING_SHOWN_FOR_S, sent_before_work=True)
     return Deps(
         service=core.service,
         profiles=core.profiles,
         files=DiscordFiles(core.http),
         links=core.links,
         hints=hints,
-        answers=channel_answers(hints),
-        # A mirrored message's first call is its typing (see tests/kills).
-        typing=Signs(_typing, TYPING_SHOWN_FOR_S, sent_before_work=True),
+        answers=channel_answers(hints, typing),
+        typing=typing,
     )
 
 

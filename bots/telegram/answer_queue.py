@@ -14,6 +14,7 @@ from telegram.constants import ParseMode
 from telegram.ext import ExtBot
 
 from bots.telegram.answers import Outcome, render
+from bots.telegram.chat_actions import ChatActions
 from bots.telegram.limits import ESSENTIAL_RETRIES, MessageRateLimiter
 from core.i18n import Translator
 from core.pacing import AnswerQueue
@@ -34,7 +35,8 @@ class NewAnswer:
     _: Translator
 
 
-def answer_queue(bot: ExtBot[Any]) -> AnswerQueue[NewAnswer]:
+def answer_queue(bot: ExtBot[Any], actions: ChatActions) -> AnswerQueue[NewAnswer]:
+    """The chat's answers; ``actions`` hears of each message (it ends a chat action)."""
     limiter = bot.rate_limiter
     budget = limiter if isinstance(limiter, MessageRateLimiter) else None
 
@@ -52,6 +54,7 @@ def answer_queue(bot: ExtBot[Any]) -> AnswerQueue[NewAnswer]:
             reply_parameters=ReplyParameters(first.reply_to, allow_sending_without_reply=True),
             rate_limit_args=ESSENTIAL_RETRIES,
         )
+        actions.cleared(chat)
 
     return AnswerQueue(
         send, budget, size=lambda answer: len(answer.outcomes), max_size=MAX_ITEMS_PER_ANSWER

@@ -102,7 +102,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         links=core.links,
         admins=AdminCache(),
         albums=AlbumCollector(),
-        answers=answer_queue(application.bot),
+        answers=answer_queue(application.bot, actions),
         chat_actions=actions,
         hints=Hints(
             set_key="/setkey KEY",

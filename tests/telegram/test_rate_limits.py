@@ -51,8 +51,13 @@ async def test_the_last_message_a_chat_has_room_for_waits_for_the_uploads_on_the
     viewers = await _viewers_shown(bot, bot.alice_chat, count=5, timeout=30)
 
     assert viewers == {upload.image["url_viewer"] for upload in bot.host.uploads.values()}
-    assert len(bot.fake.calls_to("sendMessage")) == 3
+    messages = bot.fake.calls_to("sendMessage")
+    assert len(messages) == 3
     assert bot.fake.rate_limited == []
+    # A message from the bot ends "sending photo…" in the client: it is shown again
+    # while the other photos still upload.
+    actions = bot.fake.calls_to("sendChatAction")
+    assert any(messages[0].time < action.time < messages[-1].time for action in actions)
 
 
 async def test_one_users_flood_costs_only_that_users_budget(keyed_bot: Bot) -> None:
@@ -98,8 +103,9 @@ async def test_a_burst_in_a_mirrored_group_is_answered_whole_without_a_429(bot: 
     print(f"30 photos answered in {answered_s:.1f} s with {len(sent)} messages")
     assert len(sent) < 20  # several answers went together
     assert bot.fake.rate_limited == []
-    # One "sending photo…" for the group while its uploads run, not one per photo.
-    assert len(bot.fake.calls_to("sendChatAction")) < 10
+    # "Sending photo…" for the group while its uploads run, not one per photo: once,
+    # renewed every 4.5 s, and again after each answer message (which ends it).
+    assert len(bot.fake.calls_to("sendChatAction")) <= len(sent) + 5
 
 
 async def _viewers_shown(bot: Bot, chat: JSON, count: int, timeout: float) -> set[str]:

@@ -23,9 +23,12 @@ from core.signs import Signs
 
 log = logging.getLogger(__name__)
 
-CHANNEL_MESSAGES = 5
+CHANNEL_MESSAGES = 4
+"""Discord's bucket holds 5, and the one left unspent matters: discord.py sleeps out the
+bucket's reset inside the call that spends its last token, which would hold that
+answer's bookkeeping (and "typing…" after it) for up to 5 s."""
 CHANNEL_PERIOD_S = 5.0 * 1.1
-"""Discord's bucket, a tenth slower: its window starts when a message arrives."""
+"""Discord's window, a tenth slower: its window starts when a message arrives."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,7 +73,7 @@ def channel_answers(
         first = answers[0]
         answer = first.answer
         if len(answers) > 1:
-            log.info("%d answers in one message: the channel's budget is spent", len(answers))
+            log.info("%d answers in one message, to spare the channel's budget", len(answers))
             outcomes = [outcome for each in answers for outcome in each.answer.outcomes]
             answer = render(outcomes, translator(first.arrival.language), hints)
         async with budget.window(channel_id):

@@ -42,7 +42,7 @@ def answer_queue(bot: ExtBot[Any], actions: ChatActions) -> AnswerQueue[NewAnswe
 
     async def send(chat: Hashable, answers: list[NewAnswer]) -> None:
         if len(answers) > 1:
-            log.info("%d answers in one message: the chat's budget is spent", len(answers))
+            log.info("%d answers in one message, to spare the chat's budget", len(answers))
         first = answers[0]
         answer = render([outcome for each in answers for outcome in each.outcomes], first._)
         await bot.send_message(

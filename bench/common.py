@@ -403,26 +403,10 @@ async def bot_place(root: Path, server: str | None) -> AsyncIterator[BotPlace]:
     if server is None:
         yield BotPlace(root, key)
         return
-    async with fresh_database(server) as database:
+    from tests.db import postgres_database
+
+    async with postgres_database(server) as database:
         yield BotPlace(root, key, database)
-
-
-@asynccontextmanager
-async def fresh_database(server: str) -> AsyncIterator[str]:
-    import asyncpg  # type: ignore[import-untyped]
-    from sqlalchemy.engine import make_url
-
-    url = make_url(server)
-    name = f"picloud_bench_{os.getpid()}_{time.monotonic_ns()}"
-    admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(False))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 def bot_env(args: argparse.Namespace, side: Side) -> dict[str, str]:

@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.chevereto.client import CheveretoClient, RetryPolicy, make_http_client
 from core.db.database import create_engine, upgrade
 from core.db.repository import Repository, is_sealed
-from core.errors import SecretKeyError
+from core.errors import DatabaseUnavailable, SecretKeyError
 from core.links import LINK_SCHEME, LinkFetcher
+from core.reach import reach
 from core.secrets import (
     SECRET_FILE_NAME,
     SecretBox,
@@ -52,7 +53,7 @@ async def open_core(
     engine = create_engine(settings.resolved_database_url)
     lease: Lease | None = None
     try:
-        await upgrade(engine)
+        await _upgraded(engine, settings.database_wait_s)
         repo = Repository(engine, await load_secret_box(settings, engine))
         await repo.verify_secret_box()
         links = LinkFetcher(
@@ -82,6 +83,16 @@ async def open_core(
         if lease is not None:
             lease.end()
         await engine.dispose()
+
+
+async def _upgraded(engine: AsyncEngine, wait_s: float) -> None:
+    """Migrations applied. A database server that does not answer yet (started with the
+    bots, as in compose) is waited for up to ``wait_s``; a SQLite file that won't open
+    is not (nothing will change by waiting)."""
+    if engine.url.get_backend_name() == "sqlite" or wait_s <= 0:
+        await upgrade(engine)
+        return
+    await reach("the database", lambda: upgrade(engine), (DatabaseUnavailable,), for_s=wait_s)
 
 
 async def migrate(settings: Settings) -> None:

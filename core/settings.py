@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     upload_deadline_s: float = Field(600.0, gt=0, validation_alias="PICLOUD_UPLOAD_DEADLINE_S")
     job_lease_s: float = Field(60.0, ge=1, le=3600, validation_alias="PICLOUD_JOB_LEASE_S")
     stop_grace_s: float = Field(8.0, ge=0, le=300, validation_alias="PICLOUD_STOP_GRACE_S")
+    database_wait_s: float = Field(30.0, ge=0, le=3600, validation_alias="PICLOUD_DATABASE_WAIT_S")
 
     @field_validator(
         "telegram_bot_token", "discord_bot_token", "api_key", "secret_key", mode="before"

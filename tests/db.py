@@ -25,7 +25,7 @@ POSTGRES_ENV = "PICLOUD_TEST_DATABASE_URL"
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     """Settings for a test: no .env file, a private data dir, explicit values only."""
     values: dict[str, object] = {"data_dir": data_dir, **overrides}
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

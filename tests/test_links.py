@@ -13,8 +13,10 @@ import datetime as dt
 import gc
 import hashlib
 import ipaddress
+import os
 import socket
 import ssl
+import sys
 import time
 import tracemalloc
 from collections import Counter
@@ -616,6 +618,26 @@ async def test_a_big_file_is_spooled_with_bounded_memory(
         assert digest.hexdigest() == fetched.content_md5 == md5_of_file(big_file)
         assert len(files_in(spool_dir)) == 1
     assert files_in(spool_dir) == []
+
+
+async def test_spool_files_left_by_a_killed_process_go_at_the_next_start(
+    make_fetcher: FetcherFactory, server: LinkServer, spool_dir: Path
+) -> None:
+    finished = await asyncio.create_subprocess_exec(sys.executable, "-c", "pass")
+    await finished.wait()
+    gone = finished.pid
+    left = spool_dir / f"picloud-link-{gone}-x1.part"
+    mine = spool_dir / f"picloud-link-{os.getpid()}-x2.part"  # a running instance's
+    other = spool_dir / "notes.part"
+    for path in (left, mine, other):
+        path.write_bytes(b"half a file")
+
+    async with make_fetcher(allow_private=True) as fetcher:
+        assert sorted(files_in(spool_dir)) == sorted([mine, other])
+        # What this process spools is named after it, for the next sweep.
+        async with await fetcher.open(server.url(f"/stream?size={2 * MIB}")):
+            spooled = set(files_in(spool_dir)) - {mine, other}
+            assert [path.name.split("-")[2] for path in spooled] == [str(os.getpid())]
 
 
 async def test_the_temp_file_goes_even_when_the_upload_fails(

@@ -4,11 +4,18 @@ environment only, stopped by SIGTERM, with no secret in what it prints."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.db import POSTGRES_ENV, postgres_database
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
 from tests.fakes.discord import TOKEN as DISCORD_TOKEN
 from tests.fakes.discord import DiscordFake
@@ -67,3 +74,218 @@ async def test_run_starts_both_bots_and_stops_cleanly(
     for secret in (TELEGRAM_TOKEN, DISCORD_TOKEN, USER_KEY, TELEGRAM_TOKEN.split(":")[1]):
         assert secret not in printed
     assert len(chevereto.uploads) == 1
+
+
+def _environment(tmp_path: Path, chevereto: CheveretoEmulator, **platform: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "PICLOUD_DATA_DIR": str(tmp_path),
+        "PICLOUD_API_URL": chevereto.api_url,
+        "PICLOUD_API_KEY": USER_KEY,
+        **platform,
+    }
+
+
+async def _start(env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bots",
+        "run",
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def _line_with(process: asyncio.subprocess.Process, text: str, timeout: float) -> str:
+    """The first line of the process's output (stderr) that holds ``text``."""
+    assert process.stderr is not None
+    async with asyncio.timeout(timeout):
+        while line := (await process.stderr.readline()).decode():
+            if text in line:
+                return line
+    raise AssertionError(f"the bot ended without printing {text!r}")
+
+
+async def test_a_refused_telegram_token_ends_the_start_with_one_line_and_no_token(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    refused = "123456789:" + "R" * 35
+    async with TelegramFake() as telegram:
+        env = _environment(
+            tmp_path,
+            chevereto,
+            TELEGRAM_BOT_TOKEN=refused,
+            TELEGRAM_API_URL=telegram.api_url,
+            TELEGRAM_FILE_URL=telegram.file_url,
+        )
+        process = await _start(env, tmp_path)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+
+    printed = (out + err).decode()
+    assert process.returncode == 2, printed
+    assert "Telegram refused TELEGRAM_BOT_TOKEN" in printed
+    assert "Traceback" not in printed
+    assert refused not in printed and refused.split(":")[1] not in printed
+
+
+async def test_telegram_unreachable_at_start_is_waited_for_then_answered(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    telegram = TelegramFake()
+    await telegram.start()  # to learn its address; it is down when the bot starts
+    port = int(telegram.base_url.rsplit(":", 1)[1])
+    env = _environment(tmp_path, chevereto, **telegram.env())
+    await telegram.stop()
+    process = await _start(env, tmp_path)
+    try:
+        warned = await _line_with(process, "unreachable", timeout=30)
+        await telegram.start(port=port)  # the network comes up
+        await telegram.wait_for("getUpdates", timeout=60)
+        alice = telegram.user(1, "Alice")
+        telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=2))
+        await telegram.wait_for(
+            "sendMessage", where=lambda call: "Viewer" in str(call.params.get("text")), timeout=20
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        await telegram.stop()
+
+    printed = warned + (out + err).decode()
+    assert process.returncode == 0, printed
+    assert "Telegram's Bot API is unreachable" in warned
+    assert printed.count("unreachable") == 1  # said once, however long it waited
+    assert "Traceback" not in printed and TELEGRAM_TOKEN not in printed
+
+
+async def test_discord_unreachable_at_start_is_waited_for_then_connected(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    discord = DiscordFake()
+    await discord.start()
+    port = int(discord.base_url.rsplit(":", 1)[1])
+    env = _environment(tmp_path, chevereto, **discord.env())
+    await discord.stop()
+    process = await _start(env, tmp_path)
+    try:
+        warned = await _line_with(process, "unreachable", timeout=30)
+        await discord.start(port=port)
+        await discord.wait_for("PUT", r"/commands$", timeout=60)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        await discord.stop()
+
+    printed = warned + (out + err).decode()
+    assert process.returncode == 0, printed
+    assert "Discord is unreachable" in warned
+    assert printed.count("unreachable") == 1
+    assert "Traceback" not in printed and DISCORD_TOKEN not in printed
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def _forwarding(port: int, host: str, to_port: int) -> AsyncIterator[None]:
+    """A TCP port that forwards to ``host:to_port``: a database server coming up."""
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, to_port)
+        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(connected, "127.0.0.1", port)
+    async with server:
+        yield
+
+
+async def test_a_database_that_never_answers_ends_the_start_after_a_bounded_wait(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    nowhere = f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{_free_port()}/picloud"
+    async with TelegramFake() as telegram:
+        env = _environment(
+            tmp_path,
+            chevereto,
+            **telegram.env(),
+            PICLOUD_DATABASE_URL=nowhere,
+            PICLOUD_DATABASE_WAIT_S="2",
+        )
+        process = await _start(env, tmp_path)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        asked_telegram = telegram.calls_to("getMe")
+
+    printed = (out + err).decode()
+    assert process.returncode == 2, printed
+    assert printed.count("the database is unreachable") == 1
+    assert "waiting for it up to 2 s" in printed
+    assert printed.strip().splitlines()[-1].startswith("picloud-bots: error: cannot open")
+    assert "Traceback" not in printed and "hunter2" not in printed
+    assert asked_telegram == []  # the bot never started without its database
+
+
+async def test_a_database_still_starting_is_waited_for(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    async with postgres_database(server) as url, TelegramFake() as telegram:
+        real = make_url(url)
+        port = _free_port()
+        later = real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        env = _environment(tmp_path, chevereto, **telegram.env(), PICLOUD_DATABASE_URL=later)
+        process = await _start(env, tmp_path)
+        try:
+            warned = await _line_with(process, "unreachable", timeout=30)
+            async with _forwarding(port, real.host or "127.0.0.1", real.port or 5432):
+                await _line_with(process, "telegram bot @", timeout=60)  # "... is up"
+                process.send_signal(signal.SIGTERM)
+                out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    printed = warned + (out + err).decode()
+    assert process.returncode == 0, printed
+    assert "the database is unreachable" in warned and "up to 30 s" in warned
+    assert printed.count("unreachable") == 1
+    assert "Traceback" not in printed
+
+
+async def test_a_stop_while_telegram_starts_up_is_calm(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    async with TelegramFake() as telegram:
+        # Held where polling starts: the application runs, the bot is not up yet.
+        starting = telegram.hold("deleteWebhook")
+        process = await _start(_environment(tmp_path, chevereto, **telegram.env()), tmp_path)
+        try:
+            await starting.wait_reached(timeout=30)
+            process.send_signal(signal.SIGTERM)
+            await asyncio.sleep(0.5)
+            starting.release()
+            out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        finally:
+            if process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    printed = (out + err).decode()
+    assert process.returncode == 0, printed
+    assert "Traceback" not in printed and "is up" not in printed

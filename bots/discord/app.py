@@ -16,6 +16,7 @@ import secrets
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
+import aiohttp
 import discord
 import yarl
 from discord import app_commands
@@ -40,6 +41,7 @@ from core.chevereto.models import UploadOptions
 from core.errors import ConfigurationError
 from core.i18n import DEFAULT_LANGUAGE, language_of, translator
 from core.messages import Hints, api_key_page
+from core.reach import reach
 from core.refs import Platform
 from core.runtime import Core
 from core.settings import Settings
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0
 TYPING_SHOWN_FOR_S = 8.0
+UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
+"""What a login meets while Discord (or the network) is not there yet: waited for."""
 """Discord shows "typing…" for about ten seconds; renewed a little sooner."""
 
 
@@ -178,7 +182,7 @@ async def _connect(
     intents.message_content = message_content
     client = PicloudClient(deps, intents=intents)
     try:
-        await client.login(token)
+        await reach("Discord", lambda: client.login(token), UNREACHABLE)
     except discord.LoginFailure:
         await client.close()
         raise ConfigurationError("DISCORD_BOT_TOKEN was refused by Discord") from None

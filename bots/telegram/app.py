@@ -13,6 +13,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+from telegram.error import BadRequest, InvalidToken, NetworkError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -38,6 +39,7 @@ from bots.telegram.uploading import resumed_answerer
 from core.errors import ConfigurationError
 from core.i18n import N_, translator
 from core.messages import Hints, api_key_page
+from core.reach import reach
 from core.refs import Platform
 from core.runtime import Core
 from core.settings import Settings
@@ -152,24 +154,43 @@ async def register_commands(application: Application) -> None:  # type: ignore[t
 async def telegram_bot(settings: Settings, core: Core) -> AsyncIterator[InboxApplication]:
     """Start the bot (polling, or webhook when TELEGRAM_WEBHOOK_URL is set); stop on exit."""
     application = build_application(settings, core)
+    await _reach_bot_api(application)
     async with application:
         found: Deps = application.bot_data[DEPS_KEY]
         found.bot_username = application.bot.username
         core.service.register_opener(SCHEME, found.files.reopen)
         await register_commands(application)
         await application.start()
-        await _start_updates(application, settings)
-        resumed = await core.service.resume(
-            Platform.TELEGRAM,
-            resumed_answerer(application.bot, found),
-            replayer(application.inbox_queue, application.bot),
-        )
-        log.info("telegram bot @%s is up; %d uploads resumed", found.bot_username, resumed)
-        try:
+        try:  # a stop that comes while this starts up stops what did start
+            await _start_updates(application, settings)
+            resumed = await core.service.resume(
+                Platform.TELEGRAM,
+                resumed_answerer(application.bot, found),
+                replayer(application.inbox_queue, application.bot),
+            )
+            log.info("telegram bot @%s is up; %d uploads resumed", found.bot_username, resumed)
             yield application
         finally:
             await stop_updates(application)
             await application.stop()
+
+
+async def _reach_bot_api(application: Application) -> None:  # type: ignore[type-arg]
+    """PTB's initialize (getMe), waiting for a Bot API that does not answer yet. A
+    refused token ends the start with one line: PTB's own message quotes the token."""
+
+    async def get_me() -> None:
+        try:
+            await application.initialize()
+        except BadRequest as error:  # a NetworkError to PTB, but an answer: not waited for
+            raise ConfigurationError(f"the Bot API refused getMe: {error.message}") from None
+
+    try:
+        await reach("Telegram's Bot API", get_me, (NetworkError,))
+    except InvalidToken:
+        raise ConfigurationError(
+            "Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather"
+        ) from None
 
 
 async def stop_updates(application: Application) -> None:  # type: ignore[type-arg]

@@ -41,7 +41,7 @@ from core.chevereto.models import UploadSource
 from core.errors import EmptyFile, LinkRefused
 from core.links.guard import AddressGuard, AddressPolicy, Resolver
 from core.links.media import filename_for, media_type_of
-from core.links.spool import MEMORY_LIMIT, Spool, SpoolFile, too_big
+from core.links.spool import MEMORY_LIMIT, Spool, SpoolFile, sweep, too_big
 from core.links.transport import make_link_client
 from core.service.types import MediaInput
 
@@ -158,6 +158,9 @@ class LinkFetcher:
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
+        # What killed processes left in the spool directory goes as this one starts.
+        if swept := await asyncio.to_thread(sweep, self._spool_dir):
+            log.info("removed %d spool files left by processes that were killed", swept)
         return self
 
     async def __aexit__(self, *_exc: object) -> None:

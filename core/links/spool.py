@@ -4,7 +4,9 @@ Memory stays bounded whatever the size: past ``memory_limit`` the bytes go to a
 temporary file in batches, and the upload reads that file back in chunks (each
 ``open()`` a fresh reader, so a retry can send it again). The file is deleted by
 :meth:`SpoolFile.discard`, and in any case when the last object that could read
-it is garbage-collected, so a failed or abandoned upload leaves nothing behind.
+it is garbage-collected, so a failed or abandoned upload leaves nothing behind. A
+process killed outright leaves its files: each is named after its process, and
+:func:`sweep` removes those whose process is gone (at the next start).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 import weakref
 from pathlib import Path
@@ -21,11 +24,13 @@ from typing import BinaryIO
 from core.chevereto.files import read_file_chunks
 from core.chevereto.models import ByteStream
 from core.errors import TooBig
+from core.processes import is_running
 
 MEMORY_LIMIT = 1024 * 1024
 """Bodies up to this size stay in memory; larger ones are spooled to disk."""
 _MIB = 1024 * 1024
 _PREFIX = "picloud-link-"
+_NAMED = re.compile(rf"{_PREFIX}(?P<pid>[0-9]+)-.*\.part")
 
 
 def too_big(max_bytes: int) -> TooBig:
@@ -108,9 +113,23 @@ class Spool:
         self._buffer.clear()
 
     def _create(self) -> tuple[BinaryIO, SpoolFile]:
-        fd, name = tempfile.mkstemp(prefix=_PREFIX, suffix=".part", dir=self._directory)
+        prefix = f"{_PREFIX}{os.getpid()}-"
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".part", dir=self._directory)
         spool_file = SpoolFile(Path(name))
         return os.fdopen(fd, "wb"), spool_file
+
+
+def sweep(directory: Path | None = None) -> int:
+    """Remove the spool files of processes that are gone (killed before they could);
+    how many there were. Files of running processes, other instances' too, stay."""
+    found = Path(directory or tempfile.gettempdir())
+    swept = 0
+    for path in found.glob(f"{_PREFIX}*.part"):
+        named = _NAMED.fullmatch(path.name)
+        if named is not None and not is_running(int(named["pid"])):
+            _unlink_quietly(path)
+            swept += 1
+    return swept
 
 
 def _unlink_quietly(path: Path) -> None:

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from core.processes import is_running
+
 _LIVE_OWNERS: set[str] = set()
 """The owners alive in this process: one process may run several services (tests)."""
 
@@ -65,10 +67,4 @@ def is_gone(owner: str) -> bool:
         return False
     if pid == os.getpid():
         return owner not in _LIVE_OWNERS
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not is_running(pid)

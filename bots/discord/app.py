@@ -25,7 +25,7 @@ from discord.http import Route
 
 from bots.discord.answer_queue import ChannelAnswer, channel_answers
 from bots.discord.arrivals import Arrival
-from bots.discord.buttons import DYNAMIC_ITEMS
+from bots.discord.buttons import DYNAMIC_ITEMS, is_ours, unknown_pressed
 from bots.discord.commands import COMMANDS
 from bots.discord.deps import Deps, channel_ref, language_for
 from bots.discord.files import SCHEME, DiscordFiles
@@ -85,6 +85,13 @@ class PicloudClient(discord.Client):
             self.tree.add_command(command)
         await self.tree.set_translator(CatalogTranslator())
         await self.tree.sync()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        if interaction.type is discord.InteractionType.component:
+            data: dict[str, object] = dict(interaction.data or {})
+            custom_id = str(data.get("custom_id", ""))
+            if not is_ours(custom_id):
+                await unknown_pressed(interaction)
 
     async def on_message(self, message: discord.Message) -> None:
         """Mirroring: every attachment or media link posted in a mirrored channel."""

@@ -182,3 +182,18 @@ def refusal_text(refusal: NotFound | PermissionDenied, _: Translator) -> str:
 
 
 DYNAMIC_ITEMS = (CodesButton, DeleteButton, ConfirmButton)
+
+
+def is_ours(custom_id: str) -> bool:
+    """Whether a component's custom id is one of our buttons' (any other is an old
+    message's, or a forged press)."""
+    return any(item.__discord_ui_compiled_template__.fullmatch(custom_id) for item in DYNAMIC_ITEMS)
+
+
+async def unknown_pressed(interaction: discord.Interaction) -> None:
+    """A component none of ours knows: answered, briefly, instead of "interaction
+    failed" in the client."""
+    _ = await translator_for(deps_of(interaction), interaction.user, interaction.locale)
+    with contextlib.suppress(discord.HTTPException):
+        text = _("This button no longer does anything.")
+        await interaction.response.send_message(text, ephemeral=True)

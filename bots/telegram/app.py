@@ -134,6 +134,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CallbackQueryHandler(buttons.delete_cancelled, pattern=rf"^{DELETE_NO}:"),
             CallbackQueryHandler(buttons.codes_pressed, pattern=rf"^{CODES}:"),
             CallbackQueryHandler(settings.setting_pressed, pattern=rf"^{settings.SETTING}:"),
+            CallbackQueryHandler(buttons.unknown_pressed),  # after every known pattern
             MessageHandler(private & (MEDIA | LINKS) & ~filters.COMMAND, uploads.private_message),
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, commands.private_text),
             MessageHandler(groups & MEDIA, uploads.group_media),

@@ -310,3 +310,21 @@ async def test_history_names_a_copy_whose_answer_was_lost(keyed_bot: Bot) -> Non
     assert listing.ephemeral
     assert "without a link" in listing.data["content"]
     assert "lost.png" in listing.data["content"]
+
+
+async def test_a_button_the_bot_does_not_know_is_answered_and_does_nothing(
+    keyed_bot: Bot,
+) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice, 901)
+    uploads_before = len(bot.host.uploads)
+
+    for custom_id in ("oldversion:del:abc", "picloud:del:", "picloud:nuke:AbCdEf123456"):
+        interaction = await bot.fake.press_component(
+            bot.guild, bot.channel, bot.alice, answer, custom_id, forged=True
+        )
+        callback = await bot.fake.wait_for_response(interaction)
+        assert callback.data.get("flags", 0) & 64  # ephemeral: only the presser sees it
+        assert "no longer does anything" in callback.data.get("content", "")
+    assert len(bot.host.uploads) == uploads_before
+    assert not any(upload.deleted for upload in bot.host.uploads.values())

@@ -196,3 +196,26 @@ async def test_a_press_too_old_to_answer_still_deletes_and_edits_the_answer(keye
     edited = bot.fake.message(bot.alice_chat["id"], answer["message_id"])
     assert edited is not None and "Deleted" in edited["text"]
     assert not [m for m in bot.fake.messages(bot.alice_chat["id"]) if "wrong" in m["text"]]
+
+
+async def test_a_button_the_bot_does_not_know_is_answered_and_does_nothing(
+    keyed_bot: Bot,
+) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice_chat, bot.alice, seed=901)
+    uploads_before = len(bot.host.uploads)
+
+    forged = ["zz:whatever", "del", "x" * 64, ""]
+    for data in forged:
+        bot.fake.press_button(bot.alice_chat, bot.alice, answer["message_id"], data, forged=True)
+    answers = await bot.fake.wait_for("answerCallbackQuery", count=len(forged))
+
+    texts = {call.params["callback_query_id"]: call.params.get("text", "") for call in answers}
+    by_data = dict(zip(forged, sorted(texts.items()), strict=True))
+    for data in forged[:3]:
+        assert "no longer does anything" in by_data[data][1], by_data
+    # No data at all: python-telegram-bot hands it to the first button handler, which
+    # finds no upload and says so. Answered all the same.
+    assert by_data[""][1]
+    assert len(bot.host.uploads) == uploads_before
+    assert not any(upload.deleted for upload in bot.host.uploads.values())

@@ -94,6 +94,15 @@ async def codes_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     await acknowledge(query)
 
 
+async def unknown_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button whose data no handler knows (an old message, a forged press): answered,
+    so the client stops spinning."""
+    query = update.callback_query
+    assert query is not None
+    _ = await translator_for(update, context)
+    await acknowledge(query, _("This button no longer does anything."))
+
+
 async def _deletable(
     query: CallbackQuery, context: ContextTypes.DEFAULT_TYPE, _: Translator
 ) -> UploadView | None:

@@ -217,8 +217,10 @@ class InteractionsMixin(GatewayMixin):
         custom_id: str,
         *,
         values: list[str] | None = None,
+        forged: bool = False,
     ) -> JSON:
-        """``user`` presses the button (or picks ``values`` in the select) ``custom_id``."""
+        """``user`` presses the button (or picks ``values`` in the select) ``custom_id``;
+        ``forged``: a button the message does not carry (a modified client's)."""
         channel_id = _id_of(channel)
         current = self._messages.get(channel_id, {}).get(int(message["id"]))
         if current is None:
@@ -231,6 +233,8 @@ class InteractionsMixin(GatewayMixin):
             ),
             None,
         )
+        if component is None and forged:
+            component = {"type": 2, "custom_id": custom_id}
         if component is None:
             raise ValueError(f"message {message['id']} has no component {custom_id!r}")
         if component.get("disabled"):

@@ -24,11 +24,13 @@ CODES = "codes"
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """One item of an answer: what was sent and how it ended."""
+    """One item of an answer: what was sent and how it ended; or, with ``left_out``,
+    the line that says how many items a message had past what one upload takes."""
 
     name: str
     view: UploadView | None = None
     error: str | None = None
+    left_out: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,11 +79,13 @@ def _link_lines(view: UploadView, _: Translator) -> list[str]:
 
 def _render_many(outcomes: list[Outcome], _: Translator) -> Answer:
     done = sum(1 for outcome in outcomes if outcome.view)
-    lines = [
-        "<b>" + _("Uploaded {done} of {total}").format(done=done, total=len(outcomes)) + "</b>"
-    ]
+    total = sum(outcome.left_out or 1 for outcome in outcomes)
+    lines = ["<b>" + _("Uploaded {done} of {total}").format(done=done, total=total) + "</b>"]
     rows: list[list[InlineKeyboardButton]] = []
     for number, outcome in enumerate(outcomes, start=1):
+        if outcome.left_out:
+            lines.append(f"❌ {html.escape(outcome.error or '')}")
+            continue
         lines.append(_item_line(number, outcome, _))
         if outcome.view is not None:
             rows.append(_item_buttons(number, outcome.view, _))

@@ -11,6 +11,7 @@ from core.captions import parse_caption
 from core.chevereto.models import UploadOptions
 from core.i18n import N_
 from core.links import find_links
+from core.links.media import safe_filename
 from core.service.batch import Link, Refused
 
 
@@ -66,15 +67,31 @@ def _file(
     name: str | None = None,
     mime: str | None = None,
 ) -> TelegramFile:
-    """A file with the sender's name and type, else ours (``{uid}``: its unique id)."""
+    """A file with the sender's name (made safe) and type, else ours (``{uid}``: its
+    unique id)."""
+    named = safe_filename(name) if name else ""
     fallback = default_name.format(uid=media.file_unique_id)
     return TelegramFile(
-        media.file_id, media.file_unique_id, media.file_size, name or fallback, mime or default_mime
+        media.file_id,
+        media.file_unique_id,
+        media.file_size,
+        named or fallback,
+        mime or default_mime,
     )
 
 
 def links_of(message: Message) -> list[Link]:
     """The http(s) links of a message's text or caption, hidden text links included."""
+    web = (link for link in _all_links(message) if _is_web(link))
+    return [Link(url) for url in dict.fromkeys(web)]
+
+
+def other_links(message: Message) -> list[str]:
+    """Links Telegram marks in the message whose scheme is not http(s) (``ftp://``)."""
+    return [link for link in _all_links(message) if not _is_web(link)]
+
+
+def _all_links(message: Message) -> list[str]:
     found: list[str] = []
     entities = message.parse_entities() or message.parse_caption_entities()
     for entity, text in entities.items():
@@ -83,8 +100,11 @@ def links_of(message: Message) -> list[Link]:
         elif entity.type == MessageEntity.URL:
             found.append(text)
     found.extend(find_links(message.text or message.caption or ""))
-    web = (link for link in found if link.lower().startswith(("http://", "https://")))
-    return [Link(url) for url in dict.fromkeys(web)]
+    return found
+
+
+def _is_web(link: str) -> bool:
+    return link.lower().startswith(("http://", "https://"))
 
 
 def options_of(message: Message) -> UploadOptions:

@@ -63,6 +63,8 @@ Bot = ExtBot[Any]
 STATUS_AFTER_S = 1.5
 """An upload still running after this long gets a status message; a quicker one is
 answered by its first and only message (the chat action says "sending photo…")."""
+MAX_LINKS = 10
+"""Links uploaded from one message; the answer says how many more it held."""
 PROGRESS_FROM_BYTES = 5 * 1024 * 1024
 PROGRESS_EVERY_S = 2.0
 MB = 1024 * 1024
@@ -83,6 +85,8 @@ class Upload:
     _: Translator
     event: int
     replayed: bool = False
+    left_out: int = 0
+    """Links past the per-message cap: not uploaded, and the answer says so."""
 
 
 def origins_of(message: Message, count: int) -> list[str]:
@@ -202,6 +206,8 @@ async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
         finally:
             appearing.cancel()
     items = [_outcome(outcome, deps, job._) for outcome in outcomes]
+    if job.left_out:
+        items.append(_left_out(job.left_out, job._))
     if not await status.answer(render(items, job._)):
         message = job.message
         await deps.answers.send(message.chat_id, NewAnswer(message.message_id, items, job._))
@@ -216,7 +222,9 @@ async def _not_yet_accepted(deps: Deps, job: Upload) -> Upload:
     if not job.replayed:
         return job
     items, origins = await fresh_items(deps.service, Platform.TELEGRAM, job.items, job.origins)
-    return Upload(job.message, items, origins, job.options, job._, job.event, job.replayed)
+    return Upload(
+        job.message, items, origins, job.options, job._, job.event, job.replayed, job.left_out
+    )
 
 
 async def _status(bot: Bot, deps: Deps, job: Upload) -> Status:
@@ -266,6 +274,11 @@ def _outcome(outcome: ItemOutcome, deps: Deps, _: Translator) -> Outcome:
     if outcome.error is not None:
         return Outcome(name, error=describe(outcome.error, deps, _))
     return Outcome(name, view=outcome.view)
+
+
+def _left_out(count: int, _: Translator) -> Outcome:
+    text = _("{count} more links were left out: at most {most} per message.")
+    return Outcome("", error=text.format(count=count, most=MAX_LINKS), left_out=count)
 
 
 def describe(error: PicloudError, deps: Deps, _: Translator) -> str:

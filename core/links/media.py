@@ -56,7 +56,7 @@ def filename_for(content_disposition: str | None, url_path: str, content_type: s
     """A safe file name, from Content-Disposition or the (decoded) URL path's last
     segment, whose extension matches what the content really is."""
     name = _disposition_name(content_disposition) or PurePosixPath(url_path).name
-    return _with_extension(_safe(name), content_type)
+    return _with_extension(safe_filename(name), content_type)
 
 
 def _disposition_name(value: str | None) -> str | None:
@@ -71,9 +71,10 @@ def _disposition_name(value: str | None) -> str | None:
         return None
 
 
-def _safe(name: str) -> str:
-    # Only the last path segment, whichever slash the server used; no control
-    # characters or names that upset file systems or chat clients.
+def safe_filename(name: str) -> str:
+    """A name someone else chose (a server, a sender), as the host gets it: only the
+    last path segment, whichever slash it used; no control characters or names that
+    upset file systems or chat clients ("" if nothing is left)."""
     name = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1])
     name = _UNSAFE.sub("_", name).strip(" ._")
     return name[:_MAX_NAME]

@@ -60,6 +60,24 @@ async def test_document_keeps_its_bytes_name_and_type(keyed_bot: Bot) -> None:
     assert request.file_md5 == hashlib.md5(data).hexdigest()
 
 
+@pytest.mark.parametrize(
+    ("sent_as", "host_gets"),
+    [("../../etc/passwd.png", "passwd.png"), ("C:\\x\\a\x00b.png", "a_b.png"), ("..", "file_")],
+)
+async def test_a_documents_name_is_made_safe_before_the_host_sees_it(
+    keyed_bot: Bot, sent_as: str, host_gets: str
+) -> None:
+    bot = keyed_bot
+    sent = bot.fake.send_document(
+        bot.alice_chat, bot.alice, png_bytes(seed=7), file_name=sent_as, mime_type="image/png"
+    )
+
+    await bot.answer_to(bot.alice_chat, sent)
+
+    (request,) = [r for r in bot.host.requests if r.path == "/api/1/upload"]
+    assert request.file_name.startswith(host_gets)
+
+
 @pytest.mark.parametrize("kind", ["video", "animation", "video_sticker"])
 async def test_videos_and_gifs_upload_as_videos(keyed_bot: Bot, kind: str) -> None:
     bot = keyed_bot
@@ -161,6 +179,30 @@ async def test_links_in_a_text_are_fetched_and_uploaded(keyed_bot: Bot, link_sit
     assert "not an image or video" in answer["text"]
     (upload,) = bot.host.uploads.values()
     assert upload.md5 == hashlib.md5(png_bytes(seed=20)).hexdigest()
+
+
+async def test_links_past_the_cap_are_counted_in_the_answer(keyed_bot: Bot, link_site: str) -> None:
+    bot = keyed_bot
+    links = " ".join(f"{link_site}/gone?n={n}" for n in range(12))
+    sent = bot.fake.send_text(bot.alice_chat, bot.alice, f"all of these: {links}")
+
+    answer = await bot.answer_to(bot.alice_chat, sent, timeout=30)
+
+    assert "Uploaded 0 of 12" in answer["text"]
+    assert answer["text"].count("❌") == 11  # ten tried, one line for the rest
+    assert "2 more links were left out: at most 10 per message." in answer["text"]
+
+
+async def test_links_of_another_scheme_get_a_clear_answer(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    text = "grab ftp://files.example.org/cat.png"
+    entities = [{"type": "url", "offset": 5, "length": len(text) - 5}]
+    sent = bot.fake.send_text(bot.alice_chat, bot.alice, text, entities=entities)
+
+    reply = await bot.reply_to(bot.alice_chat, sent)
+
+    assert "Only http and https links" in reply["text"]
+    assert bot.host.requests == []
 
 
 async def test_link_to_a_private_address_is_refused(open_bot: OpenBot, link_site: str) -> None:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from telegram import Message, Update
+from telegram.constants import ChatType
 from telegram.ext import ContextTypes
 
 from bots.telegram.deps import chat_ref, deps, translator_for
 from bots.telegram.files import TelegramFile
 from bots.telegram.inbox import InboxApplication
-from bots.telegram.media import file_of, links_of, options_of
-from bots.telegram.uploading import Upload, origins_of, upload_and_answer
+from bots.telegram.media import file_of, links_of, options_of, other_links
+from bots.telegram.uploading import MAX_LINKS, Upload, origins_of, upload_and_answer
 from core.chevereto.models import UploadOptions
 from core.i18n import Translator
 from core.service.batch import Item, Link
 
-MAX_LINKS = 10
 ALBUMS_KEY = "albums"
 
 
@@ -32,7 +32,7 @@ async def upload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         return
     _ = await translator_for(update, context)
     source = message.reply_to_message
-    links = [Link(arg) for arg in context.args or [] if _is_link(arg)][:MAX_LINKS]
+    links = [Link(arg) for arg in context.args or [] if _is_link(arg)]
     items: list[Item] = [*links] if links else _items_of(source, context) if source else []
     if not items:
         await message.reply_text(
@@ -64,6 +64,8 @@ async def _upload_message(
     if items:
         job = _upload(update, context, message, items, options_of(message), _)
         await upload_and_answer(context.bot, deps(context), job)
+    elif message.chat.type == ChatType.PRIVATE and other_links(message):
+        await message.reply_text(_("Only http and https links can be uploaded."))
 
 
 async def _collect_album(update: Update, context: ContextTypes.DEFAULT_TYPE, _: Translator) -> None:
@@ -99,10 +101,13 @@ def _upload(
     options: UploadOptions,
     _: Translator,
 ) -> Upload:
-    """The upload of a message's items, named after the message (see ``origins_of``)."""
+    """The upload of a message's items (the first ``MAX_LINKS``: a message may hold any
+    number of links), named after the message (see ``origins_of``)."""
+    left_out = max(0, len(items) - MAX_LINKS)
+    items = items[:MAX_LINKS]
     origins = origins_of(message, len(items))
     replayed = _replayed(update, context)
-    return Upload(message, items, origins, options, _, update.update_id, replayed)
+    return Upload(message, items, origins, options, _, update.update_id, replayed, left_out)
 
 
 def _replayed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -119,7 +124,7 @@ def _items_of(message: Message, context: ContextTypes.DEFAULT_TYPE) -> list[Item
         return [deps(context).files.in_chat(found)]
     if found is not None:
         return [found]
-    return list(links_of(message)[:MAX_LINKS])
+    return list(links_of(message))
 
 
 def _is_link(text: str) -> bool:

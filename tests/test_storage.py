@@ -460,3 +460,29 @@ async def test_upload_keys_are_remembered_but_a_change_here_is_seen_at_once(
     await repo.update_prefs(USER, nsfw=True)
     context = await repo.upload_context(USER, CHAT)
     assert (context.user_key, context.chat_key, context.prefs.nsfw) == (None, None, True)
+
+
+async def test_a_jobs_source_is_stored_sealed_and_read_back_as_sent(
+    repo: Repository, engine: AsyncEngine, database_url: str
+) -> None:
+    signed = "url:https://cdn.example.org/cat.png?ex=1&hm=c0ffee5ignature"
+    row = await new_job(repo, source_ref=signed, source_name="cat.png")
+    taker = Lease("here/1:1:taker", 60)
+    (claimed,) = await repo.claim_jobs(Platform.TELEGRAM, taker, [LEASE.owner])
+
+    assert repo.source_of(claimed) == signed and claimed.public_id == row.public_id
+    assert b"c0ffee5ignature" not in await everything_stored(engine, database_url)
+
+
+async def test_a_source_recorded_in_clear_by_an_earlier_version_still_reads(
+    repo: Repository, engine: AsyncEngine
+) -> None:
+    row = await new_job(repo)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE uploads SET source_ref = 'file:/tmp/old.png' WHERE public_id = :id"),
+            {"id": row.public_id},
+        )
+    found = await repo.find_upload(UploadId(row.public_id))
+
+    assert found is not None and repo.source_of(found) == "file:/tmp/old.png"

@@ -55,6 +55,9 @@ T = TypeVar("T")
 LOST_ANSWER = LostAnswer.kind
 
 SECRET_CHECK = "secret_check"
+SEALED = "sealed:"
+"""A job's source ref is stored encrypted after this: a link's query string, a CDN
+URL's signature may be secrets. Older rows hold it in clear (``scheme:rest``)."""
 UPLOADS: Table = Upload.__table__  # type: ignore[attr-defined]
 INBOX: Table = InboxEvent.__table__  # type: ignore[attr-defined]
 _SECRET_CHECK_PLAINTEXT = "picloud-bots"
@@ -315,7 +318,7 @@ class Repository:
             chat_id=job.chat.chat_id if job.chat else None,
             status=JobStatus.RUNNING if running else JobStatus.ACCEPTED,
             attempts=1 if running else 0,
-            source_ref=job.source_ref,
+            source_ref=SEALED + self.box.encrypt(job.source_ref),
             source_name=job.source_name[:255],
             source_size=job.source_size,
             content_type=job.content_type,
@@ -344,6 +347,12 @@ class Repository:
                 raise
             return existing, False
         return row, True
+
+    def source_of(self, row: Upload) -> str:
+        """A job's source ref (``scheme:rest``), as it was recorded."""
+        if row.source_ref.startswith(SEALED):
+            return self.box.decrypt(row.source_ref.removeprefix(SEALED)).get_secret_value()
+        return row.source_ref
 
     async def find_origin(self, platform: str, origin: str) -> Upload | None:
         query = select(Upload).where(Upload.platform == platform, Upload.origin == origin)

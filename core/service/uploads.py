@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -382,7 +383,7 @@ class UploadService:
         return _Job(
             upload_id=UploadId(row.public_id),
             user=owner,
-            source=await self._reopen(row.source_ref),
+            source=await self._reopen(self._repo.source_of(row)),
             key=resolved.key,
             fingerprint=self.keys.fingerprint(resolved.key),
             options=options_from_dict(json.loads(row.options_json)),
@@ -583,12 +584,16 @@ def _job_for(
     )
 
 
+def _without_query(url: str) -> str:
+    return urlsplit(url)._replace(query="", fragment="").geturl()
+
+
 def _new_job(request: UploadRequest, options: UploadOptions, fingerprint: str) -> NewJob:
     source = request.media.source
     if isinstance(source, UploadSource):
         name, size, content_type = source.filename, source.size, source.content_type
-    else:
-        name, size, content_type = source.url, None, None
+    else:  # what the user sent, without a query string that may hold a signature
+        name, size, content_type = _without_query(source.url), None, None
     return NewJob(
         user=request.user,
         chat=request.chat,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
@@ -25,7 +26,7 @@ from core.refs import ChatId, ChatRef, Platform, UploadId, UserId, UserRef
 from core.runtime import load_secret_box
 from core.secrets import SECRET_FILE_NAME, SecretBox
 from core.service.leases import Lease
-from tests.db import make_settings
+from tests.db import POSTGRES_ENV, make_settings, postgres_database
 
 USER = UserRef(Platform.TELEGRAM, UserId("1001"))
 OTHER = UserRef(Platform.DISCORD, UserId("1001"))
@@ -111,6 +112,22 @@ async def test_migrations_apply_twice_without_change(engine: AsyncEngine) -> Non
     async with engine.connect() as connection:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).one()
     assert version[0] == "0002"
+
+
+async def test_instances_started_at_once_migrate_once() -> None:
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    async with postgres_database(server) as url:
+        engines = [create_engine(url) for _ in range(4)]
+        try:
+            await asyncio.gather(*(upgrade(engine) for engine in engines))
+            async with engines[0].connect() as connection:
+                versions = (await connection.execute(text("SELECT * FROM alembic_version"))).all()
+        finally:
+            for engine in engines:
+                await engine.dispose()
+    assert [tuple(row) for row in versions] == [("0002",)]
 
 
 async def test_user_key_round_trip_per_platform(repo: Repository) -> None:

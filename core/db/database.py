@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -68,7 +68,15 @@ async def upgrade(engine: AsyncEngine) -> None:
         raise DatabaseUnavailable(describe_failure(engine, exc)) from None
 
 
+MIGRATION_LOCK = 0x70_69_63_6C_6F_75_64  # "picloud": any constant all instances share
+"""The PostgreSQL advisory lock held while migrating."""
+
+
 def _upgrade_sync(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Instances started at once migrate one after the other: the others wait here,
+        # then find nothing left to do. Held until the migration's transaction ends.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
+from bots.operations import Check, operations_endpoint
 from core.runtime import open_core
 from core.settings import Settings
 
@@ -59,15 +60,21 @@ async def run_bots(settings: Settings) -> int:
 async def _serve(settings: Settings, up: asyncio.Event, stopping: asyncio.Event) -> None:
     async with open_core(settings) as core, AsyncExitStack() as bots:
         intake: list[Callable[[], Awaitable[None]]] = []
+        checks: dict[str, Check] = {"database": core.repo.answers}
         if settings.telegram_bot_token is not None:
             from bots.telegram.app import stop_updates, telegram_bot
 
             application = await bots.enter_async_context(telegram_bot(settings, core))
             intake.append(lambda: stop_updates(application))
+            updater = application.updater
+            checks["telegram"] = lambda: _now(updater is not None and updater.running)
         if settings.discord_bot_token is not None:
             from bots.discord.app import discord_bot
 
-            await bots.enter_async_context(discord_bot(settings, core))
+            client = await bots.enter_async_context(discord_bot(settings, core))
+            checks["discord"] = lambda: _now(client.is_ready() and not client.is_closed())
+        if settings.http_listen is not None:
+            await bots.enter_async_context(operations_endpoint(settings.http_listen, checks))
         up.set()
         await stopping.wait()
         for stop_intake in intake:
@@ -75,6 +82,10 @@ async def _serve(settings: Settings, up: asyncio.Event, stopping: asyncio.Event)
         cut_off = await core.service.drain(settings.stop_grace_s)
         if cut_off:
             log.info("%d uploads cut off by the stop resume at the next start", cut_off)
+
+
+async def _now(value: bool) -> bool:
+    return value
 
 
 async def _stop_signal() -> None:

@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     job_lease_s: float = Field(60.0, ge=1, le=3600, validation_alias="PICLOUD_JOB_LEASE_S")
     stop_grace_s: float = Field(8.0, ge=0, le=300, validation_alias="PICLOUD_STOP_GRACE_S")
     database_wait_s: float = Field(30.0, ge=0, le=3600, validation_alias="PICLOUD_DATABASE_WAIT_S")
+    http_listen: str | None = Field(None, validation_alias="PICLOUD_HTTP_LISTEN")
+    """``host:port`` for /healthz, /readyz and /metrics; unset: not served."""
 
     @field_validator(
         "telegram_bot_token", "discord_bot_token", "api_key", "secret_key", mode="before"

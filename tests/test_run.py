@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -289,3 +290,35 @@ async def test_a_stop_while_telegram_starts_up_is_calm(
     printed = (out + err).decode()
     assert process.returncode == 0, printed
     assert "Traceback" not in printed and "is up" not in printed
+
+
+async def test_health_readiness_and_metrics_are_served_and_move_with_uploads(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    listen = f"127.0.0.1:{_free_port()}"
+    async with TelegramFake() as telegram, httpx.AsyncClient() as http:
+        env = _environment(tmp_path, chevereto, **telegram.env(), PICLOUD_HTTP_LISTEN=listen)
+        process = await _start(env, tmp_path)
+        try:
+            await _line_with(process, "health and metrics on", timeout=60)
+            before = (await http.get(f"http://{listen}/metrics")).text
+            alice = telegram.user(1, "Alice")
+            telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=3))
+            await telegram.wait_for(
+                "sendMessage", where=lambda c: "Viewer" in str(c.params.get("text")), timeout=20
+            )
+            health = await http.get(f"http://{listen}/healthz")
+            ready = await http.get(f"http://{listen}/readyz")
+            after = (await http.get(f"http://{listen}/metrics")).text
+        finally:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.communicate(), timeout=30)
+
+    done = 'picloud_uploads_total{platform="telegram",result="done"}'
+    assert done not in before and f"{done} 1.0" in after
+    assert 'picloud_upload_duration_seconds_count{platform="telegram"} 1.0' in after
+    assert 'picloud_upload_size_bytes_count{platform="telegram"} 1.0' in after
+    assert "picloud_jobs_waiting 0.0" in after and "picloud_jobs_running 0.0" in after
+    assert health.status_code == 200
+    assert (ready.status_code, ready.json()) == (200, {"database": True, "telegram": True})
+    assert USER_KEY not in after and TELEGRAM_TOKEN not in after

@@ -25,6 +25,7 @@ from aiolimiter import AsyncLimiter
 from telegram.error import RetryAfter
 from telegram.ext import AIORateLimiter
 
+from core import metrics
 from core.pacing import (
     RollingWindow,
     gathering_s,
@@ -100,6 +101,7 @@ class MessageRateLimiter(AIORateLimiter):
                     return await self._paced(data.get("chat_id"), callback, args, kwargs)
                 return await callback(*args, **kwargs)
             except RetryAfter as refusal:
+                metrics.PLATFORM_429S.labels("telegram").inc()
                 if attempt == retries:
                     log.warning(
                         "Telegram still asked to wait after %d tries of %s; giving it up",

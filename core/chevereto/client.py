@@ -28,6 +28,7 @@ import httpx
 import stamina
 from pydantic import SecretStr
 
+from core import metrics
 from core.chevereto.answers import SentBody, is_storage_full, read_upload_answer
 from core.chevereto.models import (
     TITLE_LIMIT,
@@ -240,8 +241,10 @@ class CheveretoClient:
 
         def retry_after(exc: Exception) -> bool | float:
             decision = _retry_decision(exc, policy, started)
-            if decision is not False and on_delay is not None:
-                on_delay(exc)
+            if decision is not False:
+                metrics.RETRIES.inc()
+                if on_delay is not None:
+                    on_delay(exc)
             return decision
 
         return stamina.retry_context(

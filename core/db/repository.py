@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     insert,
     or_,
+    text,
     update,
 )
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
@@ -131,6 +132,15 @@ class Repository:
             if isinstance(exc, IntegrityError):
                 raise
             raise DatabaseUnavailable(describe_failure(self._engine, exc)) from None
+
+    async def answers(self) -> bool:
+        """Whether the database answers a query now (readiness)."""
+        try:
+            async with self._transaction() as connection:
+                await connection.execute(text("SELECT 1"))
+        except DatabaseUnavailable:
+            return False
+        return True
 
     # -- secret check ---------------------------------------------------------
 

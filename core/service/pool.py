@@ -46,6 +46,8 @@ class WorkerPool:
     def __init__(self, total: int, per_owner: int) -> None:
         self._total = asyncio.Semaphore(total)
         self._per_owner = _PerKey(lambda: asyncio.Semaphore(per_owner))
+        self.waiting = 0
+        self.running = 0
 
     def has_room(self, owner: Hashable) -> bool:
         """Whether ``slot(owner)`` would be granted without waiting, right now."""
@@ -54,8 +56,19 @@ class WorkerPool:
 
     @asynccontextmanager
     async def slot(self, owner: Hashable) -> AsyncIterator[None]:
-        async with self._per_owner.using(owner) as own, own, self._total:
-            yield
+        """A place under both limits; ``waiting`` and ``running`` count the slots."""
+        self.waiting += 1
+        granted = False
+        try:
+            async with self._per_owner.using(owner) as own, own, self._total:
+                self.waiting, self.running, granted = self.waiting - 1, self.running + 1, True
+                try:
+                    yield
+                finally:
+                    self.running -= 1
+        finally:
+            if not granted:  # given up while waiting (cancelled)
+                self.waiting -= 1
 
 
 class KeyedLock:

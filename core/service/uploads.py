@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from core import metrics
 from core.chevereto.client import CheveretoClient
 from core.chevereto.models import (
     DelayCallback,
@@ -133,6 +134,8 @@ class UploadService:
         self._limits = limits
         self._clock = clock
         self._pool = WorkerPool(limits.workers, limits.workers_per_user)
+        metrics.JOBS_WAITING.set_function(lambda: self._pool.waiting)
+        metrics.JOBS_RUNNING.set_function(lambda: self._pool.running)
         self._openers: dict[str, SourceOpener] = {FILE_SCHEME: open_file_ref}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._deleting = KeyedLock()
@@ -228,6 +231,8 @@ class UploadService:
     async def _attempt(self, job: _Job, attempt: int) -> UploadView:
         """One try at the host, with a place in the pool held; the outcome recorded."""
         self._in_hand.add(job.upload_id)
+        platform = job.user.platform
+        started = time.monotonic()
         try:
             try:
                 media = await self._client.upload(
@@ -238,9 +243,12 @@ class UploadService:
                     on_delay=job.on_delay,
                 )
             except DuplicateUpload as refusal:
+                metrics.UPLOADS.labels(platform, refusal.kind).inc()
                 lost_answer = attempt > 1 or refusal.after_lost_answer
                 return await self._answer_duplicate(job, lost_answer=lost_answer)
             except PicloudError as error:
+                metrics.UPLOADS.labels(platform, error.kind).inc()
+                metrics.HOST_ERRORS.labels(error.kind).inc()
                 return await self._fail(job, error)
             except Exception as error:
                 await self._repo.fail_job(job.upload_id, "error", self._lease)
@@ -248,6 +256,9 @@ class UploadService:
                 raise
         finally:
             self._in_hand.discard(job.upload_id)
+        metrics.UPLOADS.labels(platform, "done").inc()
+        metrics.UPLOAD_SECONDS.labels(platform).observe(time.monotonic() - started)
+        metrics.UPLOAD_BYTES.labels(platform).observe(media.size)
         # The host's checksum is the md5 of what it stored: the sent bytes, unless it
         # resized them, and then a known md5 of the original is the better record.
         md5 = job.content_md5 or media.checksum
@@ -345,6 +356,7 @@ class UploadService:
                 self._track(self._deliver(row, deliver, view=None))
         if rows:
             log.info("took over %d unanswered uploads", len(rows))
+            metrics.LEASES_TAKEN_OVER.labels(platform).inc(len(rows))
         return len(rows)
 
     async def _keep_leases(self) -> None:

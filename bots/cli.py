@@ -71,14 +71,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "run":
         from bots.run import run_bots
 
-        configure_logging(logging.INFO)
+        configure_logging(settings.log_level, settings.log_format)
         return await run_bots(settings)
     if args.command == "upload":
         from bots.shell import upload_files
 
-        configure_logging(logging.WARNING)
+        configure_logging(logging.WARNING, settings.log_format)
         return await upload_files(args, settings)
-    configure_logging(logging.INFO)
+    configure_logging(settings.log_level, settings.log_format)
     await migrate(settings)
     print("database is up to date")
     return EXIT_OK

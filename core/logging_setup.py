@@ -7,8 +7,10 @@ API keys and delete links inside any message or traceback).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from contextvars import ContextVar
 
 _SECRETS = (
     (re.compile(r"(?<!\d)\d{5,12}:[A-Za-z0-9_-]{30,}"), "<bot-token>"),
@@ -35,10 +37,58 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+ABOUT: ContextVar[tuple[tuple[str, str], ...]] = ContextVar("about", default=())
+"""What the lines logged now are about: platform, chat, job (see :func:`about`)."""
+
+
+def about(**fields: str) -> None:
+    """Name what the current task works on: every line it logs from now on (and the
+    tasks it starts) carries these fields."""
+    ABOUT.set(tuple({**dict(ABOUT.get()), **fields}.items()))
+
+
+class _AboutFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.about = dict(ABOUT.get())
+        return True
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields: dict[str, str] = getattr(record, "about", {})
+        if not fields:
+            return line
+        first, newline, rest = line.partition("\n")
+        named = " ".join(f"{name}={value}" for name, value in fields.items())
+        return f"{first} [{named}]{newline}{rest}"
+
+
+class _JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the fields of
+    :func:`about`, and the traceback if any (all redacted already)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            **getattr(record, "about", {}),
+        }
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def configure_logging(level: int | str = logging.INFO, log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
+    handler.addFilter(_AboutFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -4,6 +4,7 @@ entry point, then passed down. Nothing below ``main`` reads ``os.environ``."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +61,20 @@ class Settings(BaseSettings):
     database_wait_s: float = Field(30.0, ge=0, le=3600, validation_alias="PICLOUD_DATABASE_WAIT_S")
     http_listen: str | None = Field(None, validation_alias="PICLOUD_HTTP_LISTEN")
     """``host:port`` for /healthz, /readyz and /metrics; unset: not served."""
+    log_format: Literal["text", "json"] = Field("text", validation_alias="PICLOUD_LOG_FORMAT")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias="PICLOUD_LOG_LEVEL"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_in_any_case(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator(
         "telegram_bot_token", "discord_bot_token", "api_key", "secret_key", mode="before"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -322,3 +323,36 @@ async def test_health_readiness_and_metrics_are_served_and_move_with_uploads(
     assert health.status_code == 200
     assert (ready.status_code, ready.json()) == (200, {"database": True, "telegram": True})
     assert USER_KEY not in after and TELEGRAM_TOKEN not in after
+
+
+async def test_json_logs_name_the_upload_each_line_is_about(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    async with TelegramFake() as telegram:
+        env = _environment(
+            tmp_path,
+            chevereto,
+            **telegram.env(),
+            PICLOUD_LOG_FORMAT="json",
+            PICLOUD_LOG_LEVEL="info",
+        )
+        process = await _start(env, tmp_path)
+        try:
+            await telegram.wait_for("getUpdates", timeout=60)
+            alice = telegram.user(7, "Alice")
+            telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=4))
+            await telegram.wait_for(
+                "sendMessage", where=lambda c: "Viewer" in str(c.params.get("text")), timeout=20
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+
+    assert process.returncode == 0, err.decode()
+    lines = [json.loads(line) for line in err.decode().splitlines() if line.strip()]
+    assert all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    (uploaded,) = [line for line in lines if line["message"].startswith("uploaded ")]
+    assert (uploaded["platform"], uploaded["chat"]) == ("telegram", "7")
+    assert len(uploaded["job"]) >= 12
+    printed = (out + err).decode()
+    assert TELEGRAM_TOKEN not in printed and USER_KEY not in printed

@@ -49,6 +49,7 @@ from core.errors import (
     TooBig,
 )
 from core.expiry import parse_optional_expiry
+from core.logging_setup import about
 from core.refs import ChatRef, Platform, UploadId, UserRef
 from core.service.inbox import Inbox, Replay
 from core.service.keyring import KeyRing
@@ -108,6 +109,8 @@ class ServiceLimits:
 class _Job:
     upload_id: UploadId
     user: UserRef
+    chat: str
+    """Where it was asked for: the group's id, else the user's (a private chat)."""
     source: UploadSource | RemoteUrl
     key: SecretStr
     fingerprint: str
@@ -230,8 +233,9 @@ class UploadService:
 
     async def _attempt(self, job: _Job, attempt: int) -> UploadView:
         """One try at the host, with a place in the pool held; the outcome recorded."""
-        self._in_hand.add(job.upload_id)
         platform = job.user.platform
+        about(platform=platform, chat=job.chat, job=job.upload_id)
+        self._in_hand.add(job.upload_id)
         started = time.monotonic()
         try:
             try:
@@ -256,8 +260,10 @@ class UploadService:
                 raise
         finally:
             self._in_hand.discard(job.upload_id)
+        seconds = time.monotonic() - started
+        log.info("uploaded %d bytes in %.1f s", media.size, seconds)
         metrics.UPLOADS.labels(platform, "done").inc()
-        metrics.UPLOAD_SECONDS.labels(platform).observe(time.monotonic() - started)
+        metrics.UPLOAD_SECONDS.labels(platform).observe(seconds)
         metrics.UPLOAD_BYTES.labels(platform).observe(media.size)
         # The host's checksum is the md5 of what it stored: the sent bytes, unless it
         # resized them, and then a known md5 of the original is the better record.
@@ -395,6 +401,7 @@ class UploadService:
         return _Job(
             upload_id=UploadId(row.public_id),
             user=owner,
+            chat=row.chat_id or row.user_id,
             source=await self._reopen(self._repo.source_of(row)),
             key=resolved.key,
             fingerprint=self.keys.fingerprint(resolved.key),
@@ -586,6 +593,7 @@ def _job_for(
     return _Job(
         upload_id=UploadId(row.public_id),
         user=request.user,
+        chat=row.chat_id or row.user_id,
         source=request.media.source,
         key=key,
         fingerprint=fingerprint,

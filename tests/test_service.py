@@ -306,6 +306,29 @@ async def test_restart_finishes_a_cut_off_job_and_answers_once(
     assert len(host.uploads) == 1
 
 
+async def test_a_shell_upload_cut_off_is_recorded_as_cancelled(
+    open_app: OpenCore, host: CheveretoEmulator
+) -> None:
+    shell_user = UserRef(Platform.CLI, UserId("alice"))
+    async with open_app() as core:
+        media = stalling_input(18, asyncio.Event())
+        request = UploadRequest(
+            user=shell_user, media=media, api_key=SecretStr(USER_KEY), origin="shell:1"
+        )
+        cut_off = asyncio.create_task(core.service.upload(request))
+        await asyncio.sleep(0.3)
+        # Leaving the block is Ctrl-C: the shell will not come back for this upload.
+    with pytest.raises(asyncio.CancelledError):
+        await cut_off
+
+    async with open_app() as core:
+        row = await core.repo.find_origin(Platform.CLI, "shell:1")
+        unfinished = await core.repo.unfinished_jobs(Platform.CLI)
+    assert row is not None and (row.status, row.last_error) == (JobStatus.FAILED, "cancelled")
+    assert unfinished == []
+    assert host.uploads == {}
+
+
 async def test_restart_after_the_hosts_answer_was_lost_says_so(
     open_app: OpenCore, host: CheveretoEmulator
 ) -> None:

@@ -425,6 +425,20 @@ class Repository:
         )
         return row or await self._existing(upload_id)
 
+    async def fail_unfinished(self, lease: Lease, platform: Platform, kind: str) -> int:
+        """Fail ``lease``'s unfinished jobs of ``platform`` with ``kind``; how many."""
+        statement = (
+            update(UPLOADS)
+            .where(
+                UPLOADS.c.lease_owner == lease.owner,
+                UPLOADS.c.platform == platform,
+                UPLOADS.c.status.in_(UNFINISHED),
+            )
+            .values(status=JobStatus.FAILED, last_error=kind, finished_at=utcnow())
+        )
+        async with self._transaction() as connection:
+            return (await connection.execute(statement)).rowcount
+
     async def mark_answered(
         self, upload_ids: Sequence[UploadId], event: tuple[Platform, str] | None = None
     ) -> None:

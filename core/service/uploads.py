@@ -80,6 +80,9 @@ T = TypeVar("T")
 INBOX_MEMORY = timedelta(days=1)
 """How long a handled inbox event is kept: a platform never sends one again so late."""
 
+CANCELLED = "cancelled"
+"""The kind recorded for an upload stopped by its own user (the shell's Ctrl-C)."""
+
 DATABASE_PATIENCE_S = 120.0
 """How long an upload waits for a locked or unreachable database before it gives up."""
 
@@ -553,6 +556,8 @@ class UploadService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         try:
+            # A shell upload cut off (Ctrl-C) has nobody to finish or answer it later.
+            await self._repo.fail_unfinished(self._lease, Platform.CLI, CANCELLED)
             await self._repo.release_jobs(self._lease)
         except DatabaseUnavailable as error:
             log.warning("leases not given up (they run out by themselves): %s", error.message)

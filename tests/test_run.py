@@ -356,3 +356,32 @@ async def test_json_logs_name_the_upload_each_line_is_about(
     assert len(uploaded["job"]) >= 12
     printed = (out + err).decode()
     assert TELEGRAM_TOKEN not in printed and USER_KEY not in printed
+
+
+async def test_a_second_poller_gets_one_clear_line_and_the_bot_goes_on(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    conflict = (
+        "Conflict: terminated by other getUpdates request; "
+        "make sure that only one bot instance is running"
+    )
+    async with TelegramFake() as telegram:
+        process = await _start(_environment(tmp_path, chevereto, **telegram.env()), tmp_path)
+        try:
+            await telegram.wait_for("getUpdates", timeout=60)
+            telegram.fail_next("getUpdates", 409, conflict, times=4)  # another poller, a while
+            warned = await _line_with(process, "409 Conflict", timeout=60)
+            alice = telegram.user(8, "Alice")
+            telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=5))
+            await telegram.wait_for(
+                "sendMessage", where=lambda c: "Viewer" in str(c.params.get("text")), timeout=60
+            )
+        finally:
+            process.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+
+    printed = warned + (out + err).decode()
+    assert process.returncode == 0, printed
+    assert "webhook mode" in warned
+    assert printed.count("409 Conflict") == 1  # said once, not once per try
+    assert "Traceback" not in printed and TELEGRAM_TOKEN not in printed

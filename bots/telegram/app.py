@@ -13,7 +13,7 @@ from functools import partial
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import BadRequest, InvalidToken, NetworkError
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -34,7 +34,7 @@ from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
 from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
 from bots.telegram.handlers.errors import on_error
 from bots.telegram.inbox import InboxApplication, InboxQueue, KeptFirstRequest, replayer
-from bots.telegram.limits import MessageRateLimiter
+from bots.telegram.limits import MessageRateLimiter, OncePer
 from bots.telegram.uploading import resumed_answerer
 from core.errors import ConfigurationError
 from core.i18n import N_, translator
@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 CLOUD_API_URL = "https://api.telegram.org/bot"
 CLOUD_FILE_LIMIT = BOT_API_FILE_LIMIT_MB * 1024 * 1024
+POLLING_TROUBLE_EVERY_S = 60.0
+"""How often the same trouble getting updates (a second poller, the network) is said."""
 
 MEDIA = (
     filters.PHOTO
@@ -194,6 +196,26 @@ async def _reach_bot_api(application: Application) -> None:  # type: ignore[type
         ) from None
 
 
+_TOLD = OncePer(POLLING_TROUBLE_EVERY_S)
+
+
+def _polling_trouble(error: TelegramError) -> None:
+    """getUpdates failed; python-telegram-bot tries again with backoff. Said in one line
+    (no traceback), once a minute per kind of trouble."""
+    if isinstance(error, Conflict):
+        kind, text = (
+            "conflict",
+            (
+                "another process polls this bot's token (Telegram answered 409 Conflict): only "
+                "one may; stop the other, or run several instances in webhook mode"
+            ),
+        )
+    else:
+        kind, text = type(error).__name__, f"getting updates failed ({error.message}); retrying"
+    if _TOLD.allow(kind):
+        log.warning(text)
+
+
 async def stop_updates(application: Application) -> None:  # type: ignore[type-arg]
     """Take no new updates (polling stops; the webhook server closes)."""
     if application.updater is not None and application.updater.running:
@@ -203,7 +225,9 @@ async def stop_updates(application: Application) -> None:  # type: ignore[type-a
 async def _start_updates(application: Application, settings: Settings) -> None:  # type: ignore[type-arg]
     assert application.updater is not None
     if settings.telegram_webhook_url is None:
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        await application.updater.start_polling(
+            allowed_updates=Update.ALL_TYPES, error_callback=_polling_trouble
+        )
         return
     if settings.telegram_webhook_secret is None:
         raise ConfigurationError("TELEGRAM_WEBHOOK_SECRET is required with TELEGRAM_WEBHOOK_URL")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
-from tests.fakes.media import png_bytes
 from tests.fakes.telegram import TelegramFake
+from tests.test_run import a_photo_is_answered
 
 ROOT = Path(__file__).resolve().parent.parent
 TAG = "picloud-bots:smoke"
@@ -87,11 +87,7 @@ async def test_the_container_answers_a_photo(
         assert started.returncode == 0 and container
         try:
             await telegram.wait_for("getUpdates", timeout=120)
-            alice = telegram.user(9, "Alice")
-            telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=6))
-            await telegram.wait_for(
-                "sendMessage", where=lambda c: "Viewer" in str(c.params.get("text")), timeout=60
-            )
+            await a_photo_is_answered(telegram, 9, seed=6, timeout=60)
         finally:
             stop = await asyncio.create_subprocess_exec(
                 image, "stop", "-t", "10", container, stdout=asyncio.subprocess.DEVNULL

@@ -12,6 +12,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -26,6 +27,20 @@ from tests.fakes.telegram import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import TelegramFake
 
 ROOT = Path(__file__).resolve().parent.parent
+JSON = dict[str, Any]
+
+
+async def a_photo_is_answered(
+    telegram: TelegramFake, user_id: int, seed: int, timeout: float = 20
+) -> JSON:
+    """A user sends the bot a photo in a private chat; the bot's answer (its viewer
+    link), once Telegram took it."""
+    user = telegram.user(user_id, "Alice")
+    sent = telegram.send_photo(telegram.private_chat(user), user, png_bytes(seed=seed))
+    await telegram.wait_for(
+        "sendMessage", where=lambda call: "Viewer" in str(call.params.get("text")), timeout=timeout
+    )
+    return sent
 
 
 async def test_run_starts_both_bots_and_stops_cleanly(
@@ -59,13 +74,7 @@ async def test_run_starts_both_bots_and_stops_cleanly(
             await telegram.wait_for("getUpdates", timeout=30)
             await discord.wait_for("PUT", r"/commands$", timeout=30)
             # The operator's guest key serves a user with none of their own.
-            alice = telegram.user(1, "Alice")
-            sent = telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=1))
-            await telegram.wait_for(
-                "sendMessage",
-                where=lambda call: "Viewer" in str(call.params.get("text")),
-                timeout=20,
-            )
+            sent = await a_photo_is_answered(telegram, 1, seed=1, timeout=60)
         finally:
             process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -147,11 +156,7 @@ async def test_telegram_unreachable_at_start_is_waited_for_then_answered(
         warned = await _line_with(process, "unreachable", timeout=30)
         await telegram.start(port=port)  # the network comes up
         await telegram.wait_for("getUpdates", timeout=60)
-        alice = telegram.user(1, "Alice")
-        telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=2))
-        await telegram.wait_for(
-            "sendMessage", where=lambda call: "Viewer" in str(call.params.get("text")), timeout=20
-        )
+        await a_photo_is_answered(telegram, 1, seed=2, timeout=60)
     finally:
         process.send_signal(signal.SIGTERM)
         out, err = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -303,11 +308,7 @@ async def test_health_readiness_and_metrics_are_served_and_move_with_uploads(
         try:
             await _line_with(process, "health and metrics on", timeout=60)
             before = (await http.get(f"http://{listen}/metrics")).text
-            alice = telegram.user(1, "Alice")
-            telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=3))
-            await telegram.wait_for(
-                "sendMessage", where=lambda c: "Viewer" in str(c.params.get("text")), timeout=20
-            )
+            await a_photo_is_answered(telegram, 1, seed=3, timeout=60)
             health = await http.get(f"http://{listen}/healthz")
             ready = await http.get(f"http://{listen}/readyz")
             after = (await http.get(f"http://{listen}/metrics")).text
@@ -339,11 +340,7 @@ async def test_json_logs_name_the_upload_each_line_is_about(
         process = await _start(env, tmp_path)
         try:
             await telegram.wait_for("getUpdates", timeout=60)
-            alice = telegram.user(7, "Alice")
-            telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=4))
-            await telegram.wait_for(
-                "sendMessage", where=lambda c: "Viewer" in str(c.params.get("text")), timeout=20
-            )
+            await a_photo_is_answered(telegram, 7, seed=4, timeout=60)
         finally:
             process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -371,11 +368,7 @@ async def test_a_second_poller_gets_one_clear_line_and_the_bot_goes_on(
             await telegram.wait_for("getUpdates", timeout=60)
             telegram.fail_next("getUpdates", 409, conflict, times=4)  # another poller, a while
             warned = await _line_with(process, "409 Conflict", timeout=60)
-            alice = telegram.user(8, "Alice")
-            telegram.send_photo(telegram.private_chat(alice), alice, png_bytes(seed=5))
-            await telegram.wait_for(
-                "sendMessage", where=lambda c: "Viewer" in str(c.params.get("text")), timeout=60
-            )
+            await a_photo_is_answered(telegram, 8, seed=5, timeout=60)
         finally:
             process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
@@ -27,6 +28,7 @@ from core.errors import (
 )
 from core.expiry import parse_expiry
 from core.refs import ChatId, ChatRef, Platform, UploadId, UserId, UserRef
+from core.remembered import REMEMBER_S
 from core.runtime import Core, open_core
 from core.service.pool import WorkerPool
 from core.service.types import JobOutcome, MediaInput, UploadRequest
@@ -569,3 +571,25 @@ async def test_a_stuck_instance_loses_its_job_to_a_live_one_once_its_lease_runs_
     assert outcome.result is not None and outcome.result.url_viewer
     assert outcome.reply_target == "msg-43"
     assert len(host.uploads) == 1
+
+
+async def test_a_change_through_one_instance_is_seen_by_another_within_seconds(
+    open_app: OpenCore,
+) -> None:
+    group = ChatRef(Platform.TELEGRAM, ChatId("-100900"))
+    async with open_app() as one, open_app() as other:
+        assert await other.profiles.mirrors(group) is False  # now remembered there
+        assert (await other.repo.upload_context(BOB, None)).user_key is None
+
+        await one.profiles.set_mirroring(group, True, ALICE)
+        await one.service.keys.set_user_key(BOB, BOB_KEY)
+        assert await one.profiles.mirrors(group) is True  # where it was made: at once
+
+        # The other instance reads it again once what it remembered runs out.
+        deadline = time.monotonic() + REMEMBER_S + 5
+        while not (
+            await other.profiles.mirrors(group)
+            and (await other.repo.upload_context(BOB, None)).user_key is not None
+        ):
+            assert time.monotonic() < deadline, "the other instance never saw the change"
+            await asyncio.sleep(0.5)

@@ -280,16 +280,9 @@ class BotProcess:
         return self._process.pid
 
     def start(self) -> None:
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "bots", "run"],
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C at the terminal is for the benchmark
-            )
+        from tests.bot_process import spawn_bot
+
+        self._process = spawn_bot(self.env, self.cwd, self.log_path)
 
     async def wait_ready(self) -> None:
         deadline = time.monotonic() + BOT_START_TIMEOUT_S

@@ -19,7 +19,9 @@ from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Hashable, Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
+
+from core.signs import Signs
 
 T = TypeVar("T")
 MAX_CHATS = 512
@@ -147,9 +149,13 @@ class AnswerQueue(Generic[T]):
         *,
         size: Callable[[T], int],
         max_size: int,
+        signs: Signs[Any] | None = None,
     ) -> None:
         self._send = send
         self._budget = budget
+        # A message from the bot ends its sign of life in the clients: shown again
+        # while work in that chat still runs.
+        self._signs = signs
         self._size = size
         self._max_size = max_size
         self._waiting: dict[Hashable, list[_Waiting[T]]] = {}
@@ -195,6 +201,8 @@ class AnswerQueue(Generic[T]):
                     for waiting in batch:
                         waiting.sent.set_exception(error)
                 else:
+                    if self._signs is not None:
+                        self._signs.cleared(chat)
                     for waiting in batch:
                         waiting.sent.set_result(None)
         finally:

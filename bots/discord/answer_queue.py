@@ -82,10 +82,9 @@ def channel_answers(
                 embeds=answer.embeds,
                 view=answer.view or discord.utils.MISSING,
             )
-        typing.cleared(channel_id)
 
     return AnswerQueue(
-        send, budget, size=lambda each: len(each.answer.outcomes), max_size=MAX_EMBEDS
+        send, budget, size=lambda each: len(each.answer.outcomes), max_size=MAX_EMBEDS, signs=typing
     )
 
 

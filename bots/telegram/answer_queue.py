@@ -54,8 +54,11 @@ def answer_queue(bot: ExtBot[Any], actions: ChatActions) -> AnswerQueue[NewAnswe
             reply_parameters=ReplyParameters(first.reply_to, allow_sending_without_reply=True),
             rate_limit_args=ESSENTIAL_RETRIES,
         )
-        actions.cleared(chat)
 
     return AnswerQueue(
-        send, budget, size=lambda answer: len(answer.outcomes), max_size=MAX_ITEMS_PER_ANSWER
+        send,
+        budget,
+        size=lambda answer: len(answer.outcomes),
+        max_size=MAX_ITEMS_PER_ANSWER,
+        signs=actions,
     )

@@ -39,7 +39,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -51,6 +50,7 @@ from cryptography.fernet import Fernet
 from core.refs import Platform, UserId, UserRef
 from core.runtime import Core, open_core
 from core.settings import Settings
+from tests.bot_process import spawn_bot
 from tests.db import make_settings
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
 from tests.fakes.discord import DiscordFake
@@ -113,16 +113,7 @@ class BotProcess:
         if self._process is not None:
             raise RuntimeError(f"{self.name} was started already: make a new BotProcess")
         self.cwd.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self._process = subprocess.Popen(  # noqa: ASYNC220 - returns at once, no wait
-                [sys.executable, "-m", "bots", "run"],
-                cwd=self.cwd,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C at the terminal is for pytest only
-            )
+        self._process = spawn_bot(self.env, self.cwd, self.log_path)
 
     async def wait_ready(self, timeout: float = 20.0) -> None:
         """Until every platform logged its "is up" line (its uploads resumed by then)."""

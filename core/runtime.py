@@ -31,6 +31,7 @@ from core.service.leases import Lease
 from core.service.profiles import Profiles
 from core.service.uploads import ServiceLimits, UploadService
 from core.settings import Settings
+from core.shared_budget import SharedBudget
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,8 @@ class Core:
     profiles: Profiles
     links: LinkFetcher
     http: httpx.AsyncClient
+    shared_budget: SharedBudget | None
+    """Rate limits spent by every instance together (PostgreSQL); None on SQLite."""
 
 
 @asynccontextmanager
@@ -78,6 +81,7 @@ async def open_core(
                     profiles=Profiles(repo),
                     links=links,
                     http=http,
+                    shared_budget=None if _is_sqlite(engine) else SharedBudget(engine),
                 )
     finally:
         if lease is not None:
@@ -89,10 +93,14 @@ async def _upgraded(engine: AsyncEngine, wait_s: float) -> None:
     """Migrations applied. A database server that does not answer yet (started with the
     bots, as in compose) is waited for up to ``wait_s``; a SQLite file that won't open
     is not (nothing will change by waiting)."""
-    if engine.url.get_backend_name() == "sqlite" or wait_s <= 0:
+    if _is_sqlite(engine) or wait_s <= 0:
         await upgrade(engine)
         return
     await reach("the database", lambda: upgrade(engine), (DatabaseUnavailable,), for_s=wait_s)
+
+
+def _is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.url.get_backend_name() == "sqlite"
 
 
 async def migrate(settings: Settings) -> None:

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,9 +19,10 @@ from sqlalchemy.engine import make_url
 
 from tests.db import POSTGRES_ENV, postgres_database
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
+from tests.fakes.discord import OWNER_ID, DiscordFake
 from tests.fakes.discord import TOKEN as DISCORD_TOKEN
-from tests.fakes.discord import DiscordFake
 from tests.fakes.media import png_bytes
+from tests.fakes.server import free_port
 from tests.fakes.telegram import TOKEN as TELEGRAM_TOKEN
 from tests.fakes.telegram import TelegramFake
 
@@ -194,12 +194,6 @@ async def test_discord_unreachable_at_start_is_waited_for_then_connected(
     assert "Traceback" not in printed and DISCORD_TOKEN not in printed
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def _forwarding(port: int, host: str, to_port: int) -> AsyncIterator[None]:
     """A TCP port that forwards to ``host:to_port``: a database server coming up."""
@@ -223,7 +217,7 @@ async def _forwarding(port: int, host: str, to_port: int) -> AsyncIterator[None]
 async def test_a_database_that_never_answers_ends_the_start_after_a_bounded_wait(
     chevereto: CheveretoEmulator, tmp_path: Path
 ) -> None:
-    nowhere = f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{_free_port()}/picloud"
+    nowhere = f"postgresql+asyncpg://postgres:hunter2@127.0.0.1:{free_port()}/picloud"
     async with TelegramFake() as telegram:
         env = _environment(
             tmp_path,
@@ -253,7 +247,7 @@ async def test_a_database_still_starting_is_waited_for(
         pytest.skip(f"{POSTGRES_ENV} is not set")
     async with postgres_database(server) as url, TelegramFake() as telegram:
         real = make_url(url)
-        port = _free_port()
+        port = free_port()
         later = real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
         env = _environment(tmp_path, chevereto, **telegram.env(), PICLOUD_DATABASE_URL=later)
         process = await _start(env, tmp_path)
@@ -301,7 +295,7 @@ async def test_a_stop_while_telegram_starts_up_is_calm(
 async def test_health_readiness_and_metrics_are_served_and_move_with_uploads(
     chevereto: CheveretoEmulator, tmp_path: Path
 ) -> None:
-    listen = f"127.0.0.1:{_free_port()}"
+    listen = f"127.0.0.1:{free_port()}"
     async with TelegramFake() as telegram, httpx.AsyncClient() as http:
         env = _environment(tmp_path, chevereto, **telegram.env(), PICLOUD_HTTP_LISTEN=listen)
         process = await _start(env, tmp_path)
@@ -378,3 +372,75 @@ async def test_a_second_poller_gets_one_clear_line_and_the_bot_goes_on(
     assert "webhook mode" in warned
     assert printed.count("409 Conflict") == 1  # said once, not once per try
     assert "Traceback" not in printed and TELEGRAM_TOKEN not in printed
+
+
+@pytest.mark.parametrize(
+    ("shards", "said"),
+    [
+        ({"DISCORD_SHARD_IDS": "0"}, "DISCORD_SHARD_IDS: needs DISCORD_SHARD_COUNT"),
+        (
+            {"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "1,2"},
+            "DISCORD_SHARD_IDS: shards are numbered 0 to 1 with DISCORD_SHARD_COUNT=2",
+        ),
+        (
+            {"DISCORD_SHARD_COUNT": "2", "DISCORD_SHARD_IDS": "first"},
+            "DISCORD_SHARD_IDS: wants shard numbers separated by commas, such as 0,1",
+        ),
+        ({"DISCORD_SHARD_COUNT": "two"}, "DISCORD_SHARD_COUNT: Input should be a valid integer"),
+        ({"DISCORD_SHARD_COUNT": "0"}, "DISCORD_SHARD_COUNT: Input should be greater than"),
+    ],
+    ids=[
+        "ids without a count",
+        "an id past the count",
+        "ids not numbers",
+        "count not a number",
+        "no shards",
+    ],
+)
+async def test_bad_shard_settings_end_the_start_with_one_line(
+    chevereto: CheveretoEmulator, tmp_path: Path, shards: dict[str, str], said: str
+) -> None:
+    async with DiscordFake() as discord:
+        process = await _start(
+            _environment(tmp_path, chevereto, **discord.env(), **shards), tmp_path
+        )
+        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        asked_discord = list(discord.calls)
+
+    printed = (out + err).decode()
+    assert process.returncode == 2, printed
+    (line,) = printed.strip().splitlines()
+    assert line.startswith(f"picloud-bots: error: invalid configuration: {said}")
+    assert asked_discord == []
+    assert DISCORD_TOKEN not in printed
+
+
+async def test_past_the_servers_one_shard_may_hold_the_bot_says_to_shard_and_then_shards(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    async with DiscordFake() as discord:
+        for guild_id in (1 << 22, 2 << 22):  # on shards 1 and 0 of 2
+            discord.guild(guild_id, f"server {guild_id}", owner_id=OWNER_ID)
+        discord.max_guilds_per_shard = 1
+        env = _environment(tmp_path, chevereto, **discord.env())
+        refused = await _start(env, tmp_path)
+        out, err = await asyncio.wait_for(refused.communicate(), timeout=60)
+        told = (out + err).decode()
+
+        sharded = await _start({**env, "DISCORD_SHARD_COUNT": "2"}, tmp_path)
+        try:
+            up = await _line_with(sharded, "is up", timeout=60)
+        finally:
+            sharded.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(sharded.communicate(), timeout=30)
+        shards = sorted(identify["shard"] for identify in discord.identifies[1:])
+
+    assert refused.returncode == 2, told
+    assert told.strip().splitlines()[-1] == (
+        "picloud-bots: error: Discord requires sharding for this many servers: "
+        "set DISCORD_SHARD_COUNT"
+    )
+    assert "Traceback" not in told and DISCORD_TOKEN not in told
+    assert sharded.returncode == 0, (out + err).decode()
+    assert "(shards 0, 1 of 2)" in up
+    assert shards == [[0, 2], [1, 2]]

@@ -111,7 +111,7 @@ async def test_migrations_apply_twice_without_change(engine: AsyncEngine) -> Non
     await upgrade(engine)
     async with engine.connect() as connection:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).one()
-    assert version[0] == "0002"
+    assert version[0] == "0003"
 
 
 async def test_instances_started_at_once_migrate_once() -> None:
@@ -127,7 +127,7 @@ async def test_instances_started_at_once_migrate_once() -> None:
         finally:
             for engine in engines:
                 await engine.dispose()
-    assert [tuple(row) for row in versions] == [("0002",)]
+    assert [tuple(row) for row in versions] == [("0003",)]
 
 
 async def test_user_key_round_trip_per_platform(repo: Repository) -> None:

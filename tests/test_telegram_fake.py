@@ -8,7 +8,6 @@ import datetime as dt
 import hashlib
 import io
 import re
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -50,6 +49,7 @@ from telegram.ext import (
 )
 
 from tests.fakes import media
+from tests.fakes.server import free_port
 from tests.fakes.telegram import TOKEN, TelegramFake, parse_html, utf16_len
 
 OTHER_TOKEN = "987654321:AAOtherTokenOfTheRightShape_1234567"
@@ -92,13 +92,6 @@ async def polling(
 def alice_in_private(fake: TelegramFake) -> tuple[dict[str, Any], dict[str, Any]]:
     alice = fake.user(1001, "Alice", username="alice")
     return fake.private_chat(alice), alice
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 # --- the HTTP surface ----------------------------------------------------------------------

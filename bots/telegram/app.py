@@ -87,7 +87,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_url)
-        .rate_limiter(MessageRateLimiter(max_retries=3))
+        .rate_limiter(MessageRateLimiter(max_retries=3, shared=core.shared_budget))
         .concurrent_updates(True)
         # Every answer replies to what it answers, in private chats too.
         .defaults(Defaults(do_quote=True))

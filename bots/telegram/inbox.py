@@ -77,13 +77,18 @@ class InboxQueue(asyncio.Queue[object]):
         notice = _busy_notice(update, self._busy_told)
         while True:
             try:
-                await self.inbox.keep(
+                kept_now = await self.inbox.keep(
                     Platform.TELEGRAM, str(update.update_id), update.to_json(), notice
                 )
                 break
             except Exception:  # never confirm what is not kept: try again
                 log.exception("update %d could not be kept; trying again", update.update_id)
                 await asyncio.sleep(KEEP_RETRY_S)
+        if not kept_now:
+            # Sent again (a webhook whose 200 Telegram never saw, maybe to another
+            # instance): it is handled where it was kept, or taken over from there.
+            log.info("update %d came again; it was kept before", update.update_id)
+            return
         await super().put(update)
 
     async def put_again(self, update: Update) -> None:

@@ -9,7 +9,9 @@ private chat by a token bucket, a group by a rolling minute), and treats a 429 a
 back-pressure on the call that met it: that call waits and tries again, every other
 chat goes on (the stock limiter halts every request of the bot instead). It is also
 each chat's budget for the answer queue (``core/pacing.py``): whether a chat has room
-now, or to spare for a progress message.
+now, or to spare for a progress message. With several instances on PostgreSQL, each
+message is also counted in the budget they share (``core/shared_budget.py``), and waits
+while the whole bot has spent a limit.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from core.pacing import (
     last_message_s,
     remembered,
 )
+from core.shared_budget import Limit, SharedBudget
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,9 @@ PRIVATE_BURST = 3
 MARGIN = 1.1
 """...paced a tenth slower than Telegram counts: our clock starts when a message leaves,
 Telegram's when it arrives, and a message that arrives early is refused."""
+OVERALL_PERIOD_S = 1 * MARGIN
+PRIVATE_PERIOD_S = PRIVATE_BURST * MARGIN
+GROUP_PERIOD_S = 60 * MARGIN
 
 MESSAGE_METHODS = frozenset(
     {
@@ -74,7 +80,7 @@ Request = Callable[..., Coroutine[Any, Any, Any]]
 
 
 class MessageRateLimiter(AIORateLimiter):
-    def __init__(self, max_retries: int = 3) -> None:
+    def __init__(self, max_retries: int = 3, shared: SharedBudget | None = None) -> None:
         super().__init__(
             overall_max_rate=OVERALL_PER_SECOND,
             overall_time_period=1,
@@ -82,6 +88,7 @@ class MessageRateLimiter(AIORateLimiter):
             max_retries=max_retries,
         )
         self._retries = max_retries
+        self._shared = shared
         self._private: dict[Hashable, AsyncLimiter] = {}
         self._groups: dict[Hashable, RollingWindow] = {}
 
@@ -115,16 +122,17 @@ class MessageRateLimiter(AIORateLimiter):
     async def _paced(self, chat_id: object, callback: Request, args: Any, kwargs: Any) -> Any:
         assert self._base_limiter is not None
         async with self.chat_limiter(chat_id), self._base_limiter:
+            if self._shared is not None:
+                await self._shared.spend(shared_limits(chat_id))
             return await callback(*args, **kwargs)
 
     def chat_limiter(self, chat_id: object) -> ChatLimiter:
         """The pace of messages into one chat: private chats by token bucket, groups,
         supergroups and channels (by id or @name) by a rolling minute."""
-        with contextlib.suppress(TypeError, ValueError):
-            chat_id = int(str(chat_id))
-        if isinstance(chat_id, int) and chat_id > 0:
-            return remembered(self._private, chat_id, _private_limiter)
-        return remembered(self._groups, str(chat_id), _group_window)
+        key, private = _chat(chat_id)
+        if private:
+            return remembered(self._private, key, _private_limiter)
+        return remembered(self._groups, key, _group_window)
 
     def has_room(self, chat_id: object) -> bool:
         """Whether a message into ``chat_id`` would go now, without waiting."""
@@ -153,12 +161,35 @@ class MessageRateLimiter(AIORateLimiter):
 ChatLimiter = AsyncLimiter | RollingWindow
 
 
+def shared_limits(chat_id: object) -> list[Limit]:
+    """The limits a message into ``chat_id`` counts in across instances: the bot's
+    overall rate, and the chat's own (an inline message has no chat). A private chat's
+    token bucket is counted as a rolling window of the same burst and period, which
+    never lets more through."""
+    limits = [Limit("telegram", OVERALL_PER_SECOND, OVERALL_PERIOD_S)]
+    if chat_id is None:
+        return limits
+    key, private = _chat(chat_id)
+    burst, period = (
+        (PRIVATE_BURST, PRIVATE_PERIOD_S) if private else (GROUP_PER_MINUTE, GROUP_PERIOD_S)
+    )
+    return [*limits, Limit(f"telegram:{key}", burst, period)]
+
+
+def _chat(chat_id: object) -> tuple[str, bool]:
+    """``chat_id`` as one key however it was given (``123``, ``"123"``, ``"@name"``), and
+    whether it is a private chat (a user's id is positive)."""
+    with contextlib.suppress(TypeError, ValueError):
+        return str(int(str(chat_id))), int(str(chat_id)) > 0
+    return str(chat_id), False
+
+
 def _private_limiter() -> AsyncLimiter:
-    return AsyncLimiter(PRIVATE_BURST, PRIVATE_BURST * MARGIN)
+    return AsyncLimiter(PRIVATE_BURST, PRIVATE_PERIOD_S)
 
 
 def _group_window() -> RollingWindow:
-    return RollingWindow(GROUP_PER_MINUTE, 60 * MARGIN)
+    return RollingWindow(GROUP_PER_MINUTE, GROUP_PERIOD_S)
 
 
 def _seconds(refusal: RetryAfter) -> float:

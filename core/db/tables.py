@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Float, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -176,3 +176,24 @@ class InboxEvent(SQLModel, table=True):
     lease_until: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+class MessageSent(SQLModel, table=True):
+    """A message the bot sent, counted against one of the platform's rate limits
+    (``budget``: ``telegram`` for the whole bot, ``telegram:<chat>`` for one chat) by
+    every instance on the database: see ``core/shared_budget.py``. ``sent_at`` is the
+    database's clock (epoch seconds), the one clock all instances share. Rows older
+    than the longest limit's period are deleted as new ones come."""
+
+    __tablename__ = "messages_sent"
+    __table_args__ = (
+        Index("ix_messages_sent_budget", "budget", "sent_at"),
+        Index("ix_messages_sent_at", "sent_at"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    )
+    budget: str = Field(max_length=80)
+    sent_at: float = Field(sa_type=Float)

@@ -191,3 +191,11 @@ class Spool:
 
     def close(self) -> None:
         self._out.close()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now: for a server the test does
+    not start itself (a bot's webhook or health endpoint)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

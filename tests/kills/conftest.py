@@ -30,6 +30,8 @@ Fixtures
                   ``database_url`` (set it before making a process to use PostgreSQL).
                   Teardown kills every process still running, then fails the test if
                   any log holds a secret (a bot token, a stored API key, the secret key).
+    on_postgres   ``bot_process`` with ``database_url`` on a fresh PostgreSQL database
+                  (skipped without PICLOUD_TEST_DATABASE_URL)
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ from core.refs import Platform, UserId, UserRef
 from core.runtime import Core, open_core
 from core.settings import Settings
 from tests.bot_process import spawn_bot
-from tests.db import make_settings
+from tests.db import POSTGRES_ENV, make_settings, postgres_database
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
 from tests.fakes.discord import DiscordFake
 from tests.fakes.telegram import TelegramFake
@@ -336,6 +338,18 @@ async def discord_fake() -> AsyncIterator[DiscordFake]:
 async def picloud() -> AsyncIterator[CheveretoEmulator]:
     async with CheveretoEmulator(user_keys=(USER_KEY,)) as emulator:
         yield emulator
+
+
+@pytest.fixture
+async def on_postgres(bot_process: BotProcesses) -> AsyncIterator[BotProcesses]:
+    """``bot_process`` on a PostgreSQL database of the test's own (skipped without
+    PICLOUD_TEST_DATABASE_URL): several instances share it as in production."""
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    async with postgres_database(server) as url:
+        bot_process.database_url = url
+        yield bot_process
 
 
 @pytest.fixture

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from tests.db import POSTGRES_ENV, postgres_database
 from tests.fakes.chevereto import UPLOAD_PATH, USER_KEY, CheveretoEmulator, UploadStage
 from tests.fakes.media import png_bytes
 from tests.fakes.telegram import TelegramFake
@@ -28,16 +23,6 @@ from tests.kills.conftest import (
 )
 
 JSON = dict[str, Any]
-
-
-@pytest.fixture
-async def on_postgres(bot_process: BotProcesses) -> AsyncIterator[BotProcesses]:
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
-    async with postgres_database(server) as url:
-        bot_process.database_url = url
-        yield bot_process
 
 
 async def test_two_instances_started_together_after_a_kill_finish_the_job_once(

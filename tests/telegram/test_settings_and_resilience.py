@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import sqlite3
 import time
 from collections.abc import Callable
@@ -15,6 +14,7 @@ import pytest
 
 from tests.fakes.chevereto import USER_KEY, Fault, UploadStage
 from tests.fakes.media import big_png_file, png_bytes
+from tests.fakes.server import free_port
 from tests.fakes.telegram import TOKEN, Call
 from tests.retry import PATIENT_RETRY
 from tests.telegram.conftest import Bot, OpenBot, button_data, person
@@ -174,7 +174,7 @@ async def test_restart_finishes_the_upload_and_answers_once(
 
 
 async def test_webhook_mode_checks_the_secret(open_bot: OpenBot) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/hook/{TOKEN.split(':')[0]}"
     async with open_bot(
         telegram_webhook_url=url,
@@ -195,12 +195,6 @@ async def test_webhook_mode_checks_the_secret(open_bot: OpenBot) -> None:
     assert right == 200
     assert "/setkey" in reply["text"]
     assert bot.fake.calls_to("getUpdates") == []
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def test_a_429_storm_on_every_call_costs_neither_the_upload_nor_the_answer(

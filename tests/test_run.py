@@ -196,7 +196,9 @@ async def test_discord_unreachable_at_start_is_waited_for_then_connected(
 
 @contextlib.asynccontextmanager
 async def _forwarding(port: int, host: str, to_port: int) -> AsyncIterator[None]:
-    """A TCP port that forwards to ``host:to_port``: a database server coming up."""
+    """A TCP port that forwards to ``host:to_port`` while the block runs: a database
+    server coming up; at the end, one going away (every connection is cut)."""
+    writers: list[asyncio.StreamWriter] = []
 
     async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
@@ -207,11 +209,16 @@ async def _forwarding(port: int, host: str, to_port: int) -> AsyncIterator[None]
 
     async def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         upstream_reader, upstream_writer = await asyncio.open_connection(host, to_port)
+        writers.extend((writer, upstream_writer))
         await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
 
     server = await asyncio.start_server(connected, "127.0.0.1", port)
     async with server:
-        yield
+        try:
+            yield
+        finally:
+            for writer in writers:
+                writer.close()
 
 
 async def test_a_database_that_never_answers_ends_the_start_after_a_bounded_wait(
@@ -318,6 +325,66 @@ async def test_health_readiness_and_metrics_are_served_and_move_with_uploads(
     assert health.status_code == 200
     assert (ready.status_code, ready.json()) == (200, {"database": True, "telegram": True})
     assert USER_KEY not in after and TELEGRAM_TOKEN not in after
+
+
+async def test_not_ready_while_the_database_is_away_and_ready_again_when_it_is_back(
+    chevereto: CheveretoEmulator, tmp_path: Path
+) -> None:
+    server = os.environ.get(POSTGRES_ENV)
+    if not server:
+        pytest.skip(f"{POSTGRES_ENV} is not set")
+    listen = f"http://127.0.0.1:{free_port()}"
+    async with (
+        postgres_database(server) as url,
+        TelegramFake() as telegram,
+        httpx.AsyncClient(timeout=20) as http,
+    ):
+        real, port = make_url(url), free_port()
+        through = real.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+        env = _environment(
+            tmp_path,
+            chevereto,
+            **telegram.env(),
+            PICLOUD_DATABASE_URL=through,
+            PICLOUD_HTTP_LISTEN=listen.removeprefix("http://"),
+        )
+        database = real.host or "127.0.0.1", real.port or 5432
+        process = None
+        try:
+            async with _forwarding(port, *database):
+                process = await _start(env, tmp_path)
+                await _line_with(process, "telegram bot @", timeout=60)  # "... is up"
+                ready = await http.get(f"{listen}/readyz")
+            # The database went away, every connection to it cut.
+            away = await http.get(f"{listen}/readyz")
+            alive = await http.get(f"{listen}/healthz")
+            async with _forwarding(port, *database):
+                back = await _until_status(http, f"{listen}/readyz", 200, timeout=30)
+                process.send_signal(signal.SIGTERM)
+                out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+        finally:
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+
+    assert (ready.status_code, ready.json()) == (200, {"database": True, "telegram": True})
+    assert away.status_code == 503, away.text
+    assert (away.status_code, away.json()) == (503, {"database": False, "telegram": True})
+    assert alive.status_code == 200  # the process itself is fine: no restart wanted
+    assert back.json() == {"database": True, "telegram": True}
+    assert process.returncode == 0, (out + err).decode()
+
+
+async def _until_status(
+    http: httpx.AsyncClient, url: str, status: int, timeout: float
+) -> httpx.Response:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while (answer := await http.get(url)).status_code != status:
+        if loop.time() >= deadline:
+            raise TimeoutError(f"{url} still answers {answer.status_code} after {timeout} s")
+        await asyncio.sleep(0.2)
+    return answer
 
 
 async def test_json_logs_name_the_upload_each_line_is_about(

@@ -126,9 +126,10 @@ class Repository:
     def _failures(self) -> Iterator[None]:
         try:
             yield
-        except (OperationalError, DBAPIError, PoolTimeout) as exc:
+        except (OperationalError, DBAPIError, PoolTimeout, OSError) as exc:
             # PoolTimeout: every connection stayed busy (SQLite has one, which waits
             # for another process's lock), as unavailable as a refused connection.
+            # OSError: asyncpg's own, raised unwrapped when a new connection is refused.
             if isinstance(exc, IntegrityError):
                 raise
             raise DatabaseUnavailable(describe_failure(self._engine, exc)) from None

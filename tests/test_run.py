@@ -402,6 +402,12 @@ async def test_json_logs_name_the_upload_each_line_is_about(
         try:
             await telegram.wait_for("getUpdates", timeout=60)
             await a_photo_is_answered(telegram, 7, seed=4, timeout=60)
+            # A line about an update, not a job: the answer to a user who blocked the bot.
+            telegram.blocked_chats.add(9)
+            blocked = telegram.user(9, "Mallory")
+            telegram.send_text(telegram.private_chat(blocked), blocked, "/help")
+            await telegram.wait_for("sendMessage", where=lambda call: call.error_code == 403)
+            await asyncio.sleep(0.5)  # the line is logged right after
         finally:
             process.send_signal(signal.SIGTERM)
             out, err = await asyncio.wait_for(process.communicate(), timeout=30)
@@ -412,6 +418,8 @@ async def test_json_logs_name_the_upload_each_line_is_about(
     (uploaded,) = [line for line in lines if line["message"].startswith("uploaded ")]
     assert (uploaded["platform"], uploaded["chat"]) == ("telegram", "7")
     assert len(uploaded["job"]) >= 12
+    (refused,) = [line for line in lines if "blocked the bot" in line["message"]]
+    assert (refused["platform"], refused["chat"]) == ("telegram", "9")
     printed = (out + err).decode()
     assert TELEGRAM_TOKEN not in printed and USER_KEY not in printed
 

@@ -26,6 +26,7 @@ from telegram.request import HTTPXRequest
 from bots.telegram.limits import OncePer
 from core.errors import DatabaseUnavailable
 from core.i18n import translator
+from core.logging_setup import about
 from core.messages import describe_delay
 from core.refs import Platform
 from core.service.inbox import Inbox, Replay
@@ -126,6 +127,9 @@ class InboxApplication(Application):  # type: ignore[type-arg]
         self.inbox_queue: InboxQueue = self.update_queue
 
     async def process_update(self, update: object) -> None:
+        if isinstance(update, Update):  # each update is handled in a task of its own
+            chat = update.effective_chat
+            about(platform=Platform.TELEGRAM, chat=str(chat.id) if chat else "-")
         await super().process_update(update)
         # Not reached when cancelled by a stop: the update is handled again at next start.
         if isinstance(update, Update):

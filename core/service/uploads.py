@@ -433,6 +433,7 @@ class UploadService:
         error: PicloudError | None = None,
     ) -> None:
         upload_id = UploadId(row.public_id)
+        about(platform=row.platform, chat=row.chat_id or "-", job=upload_id)
         if view is None and error is None:
             fresh = await self._repo.find_upload(upload_id)
             if fresh is not None and fresh.status == JobStatus.DONE:

@@ -33,11 +33,16 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
         return
+    async with postgres_database(postgres_server()) as url:
+        yield url
+
+
+def postgres_server() -> str:
+    """The PostgreSQL server the tests may use; the test is skipped without one."""
     server = os.environ.get(POSTGRES_ENV)
     if not server:
         pytest.skip(f"{POSTGRES_ENV} is not set")
-    async with postgres_database(server) as url:
-        yield url
+    return server
 
 
 class postgres_database:  # named like the function it reads as: async with postgres_database(url)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from tests.db import POSTGRES_ENV, postgres_database
+from tests.db import postgres_database, postgres_server
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
 from tests.fakes.discord import OWNER_ID, DiscordFake
 from tests.fakes.discord import TOKEN as DISCORD_TOKEN
@@ -249,9 +249,7 @@ async def test_a_database_that_never_answers_ends_the_start_after_a_bounded_wait
 async def test_a_database_still_starting_is_waited_for(
     chevereto: CheveretoEmulator, tmp_path: Path
 ) -> None:
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    server = postgres_server()
     async with postgres_database(server) as url, TelegramFake() as telegram:
         real = make_url(url)
         port = free_port()
@@ -330,9 +328,7 @@ async def test_health_readiness_and_metrics_are_served_and_move_with_uploads(
 async def test_not_ready_while_the_database_is_away_and_ready_again_when_it_is_back(
     chevereto: CheveretoEmulator, tmp_path: Path
 ) -> None:
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    server = postgres_server()
     listen = f"http://127.0.0.1:{free_port()}"
     async with (
         postgres_database(server) as url,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import AsyncIterator
 
@@ -14,7 +13,7 @@ from sqlalchemy import text
 
 from core.db.database import create_engine, upgrade
 from core.shared_budget import Limit, SharedBudget
-from tests.db import POSTGRES_ENV, postgres_database
+from tests.db import postgres_database, postgres_server
 from tests.fakes.server import free_port
 
 LIMIT = Limit("telegram:42", 3, 1.0)
@@ -23,9 +22,7 @@ OVERALL = Limit("telegram", 30, 1.1)
 
 @pytest.fixture
 async def database() -> AsyncIterator[str]:
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    server = postgres_server()
     async with postgres_database(server) as url:
         engine = create_engine(url)
         await upgrade(engine)

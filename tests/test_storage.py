@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import stat
 from collections.abc import AsyncIterator
@@ -26,7 +25,7 @@ from core.refs import ChatId, ChatRef, Platform, UploadId, UserId, UserRef
 from core.runtime import load_secret_box
 from core.secrets import SECRET_FILE_NAME, SecretBox
 from core.service.leases import Lease
-from tests.db import POSTGRES_ENV, make_settings, postgres_database
+from tests.db import make_settings, postgres_database, postgres_server
 
 USER = UserRef(Platform.TELEGRAM, UserId("1001"))
 OTHER = UserRef(Platform.DISCORD, UserId("1001"))
@@ -115,9 +114,7 @@ async def test_migrations_apply_twice_without_change(engine: AsyncEngine) -> Non
 
 
 async def test_instances_started_at_once_migrate_once() -> None:
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    server = postgres_server()
     async with postgres_database(server) as url:
         engines = [create_engine(url) for _ in range(4)]
         try:

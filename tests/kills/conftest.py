@@ -53,7 +53,7 @@ from core.refs import Platform, UserId, UserRef
 from core.runtime import Core, open_core
 from core.settings import Settings
 from tests.bot_process import spawn_bot
-from tests.db import POSTGRES_ENV, make_settings, postgres_database
+from tests.db import make_settings, postgres_database, postgres_server
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator
 from tests.fakes.discord import DiscordFake
 from tests.fakes.telegram import TelegramFake
@@ -344,9 +344,7 @@ async def picloud() -> AsyncIterator[CheveretoEmulator]:
 async def on_postgres(bot_process: BotProcesses) -> AsyncIterator[BotProcesses]:
     """``bot_process`` on a PostgreSQL database of the test's own (skipped without
     PICLOUD_TEST_DATABASE_URL): several instances share it as in production."""
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    server = postgres_server()
     async with postgres_database(server) as url:
         bot_process.database_url = url
         yield bot_process

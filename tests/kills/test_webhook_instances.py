@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.remembered import REMEMBER_S
-from tests.db import POSTGRES_ENV, postgres_database
+from tests.db import postgres_database, postgres_server
 from tests.fakes.balancer import Balancer
 from tests.fakes.chevereto import CheveretoEmulator
 from tests.fakes.media import png_bytes
@@ -165,9 +163,7 @@ async def test_without_a_shared_database_the_same_burst_meets_429s(
 ) -> None:
     """The premise of the test above: the burst is one that two instances pacing
     themselves alone (each on a database of its own) send too fast for Telegram."""
-    server = os.environ.get(POSTGRES_ENV)
-    if not server:
-        pytest.skip(f"{POSTGRES_ENV} is not set")
+    server = postgres_server()
     async with postgres_database(server) as one_url, postgres_database(server) as other_url:
         for url in (one_url, other_url):
             bot_process.database_url = url

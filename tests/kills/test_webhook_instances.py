@@ -41,11 +41,15 @@ UPLOADED = re.compile(r"uploaded \d+ bytes")
 
 @asynccontextmanager
 async def behind_one_address(
-    bot_process: BotProcesses, count: int = 2, *, database_urls: list[str] | None = None
+    bot_process: BotProcesses,
+    count: int = 2,
+    *,
+    database_urls: list[str] | None = None,
+    **env: str,
 ) -> AsyncIterator[tuple[Balancer, list[BotProcess]]]:
     """``count`` instances in webhook mode, each on its own port, all behind one
     Balancer whose URL is every instance's TELEGRAM_WEBHOOK_URL; up on return. Each on
-    ``database_urls[i]`` when given (else the fixture's database)."""
+    ``database_urls[i]`` when given (else the fixture's database), with ``env`` added."""
     ports = [free_port() for _ in range(count)]
     async with Balancer([f"http://127.0.0.1:{port}" for port in ports], HOOK_PATH) as one:
         processes = []
@@ -56,6 +60,7 @@ async def behind_one_address(
                 TELEGRAM_WEBHOOK_URL=one.url,
                 TELEGRAM_WEBHOOK_SECRET=SECRET,
                 TELEGRAM_WEBHOOK_LISTEN=f"127.0.0.1:{port}",
+                **env,
             )
             processes.append(process)
         await asyncio.gather(*(started(process) for process in processes))
@@ -94,6 +99,32 @@ async def test_every_update_is_handled_once_by_one_of_two_instances(
     assert len(picloud.uploads) == len(photos)
     assert all(UPLOADED.search(process.logs()) for process in (first, second))  # both worked
     assert "came again" in (first if 1 - last_went_to == 0 else second).logs()
+
+
+async def test_an_update_whose_instance_dies_is_finished_by_the_other(
+    on_postgres: BotProcesses,
+    telegram_fake: TelegramFake,
+    picloud: CheveretoEmulator,
+    alice: JSON,
+) -> None:
+    fake, chat = telegram_fake, telegram_fake.private_chat(alice)
+    await on_postgres.store_user_key(alice["id"])
+    lease = {"PICLOUD_JOB_LEASE_S": "3"}  # leases looked at every second
+    async with behind_one_address(on_postgres, **lease) as (one, (first, second)):
+        fetching = fake.hold("getFile")  # the update is kept and its job recorded by then
+        photo = fake.send_photo(chat, alice, png_bytes(8, 8, seed=350))
+        one.next_to(0)
+        await deliver(fake, photo)  # 200: Telegram will not send it again
+        await fetching.wait_reached(timeout=STEP_TIMEOUT)
+        first.kill()
+        fetching.release(proceed=False)
+
+        answers = await answered(fake, chat, picloud, 1)
+
+    assert list(answers.values()) == [1]
+    assert len(picloud.uploads) == 1
+    assert "took over 1 unanswered uploads" in second.logs()
+    assert UPLOADED.search(second.logs()) and not UPLOADED.search(first.logs())
 
 
 async def test_a_setting_written_through_one_instance_is_seen_by_the_other(

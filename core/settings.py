@@ -4,10 +4,11 @@ entry point, then passed down. Nothing below ``main`` reads ``os.environ``."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_API_URL = "https://picloud.cc/api/1/upload"
 
@@ -42,6 +43,13 @@ class Settings(BaseSettings):
     discord_gateway_url: str = Field(
         "wss://gateway.discord.gg/", validation_alias="DISCORD_GATEWAY_URL"
     )
+    discord_shard_count: int | None = Field(None, ge=1, validation_alias="DISCORD_SHARD_COUNT")
+    """Shards across every instance; unset: one unsharded connection (Discord wants shards
+    past 2500 servers)."""
+    discord_shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = Field(
+        None, validation_alias="DISCORD_SHARD_IDS"
+    )
+    """This instance's shards (``0,1``); unset with a count: all of them."""
 
     api_url: str = Field(DEFAULT_API_URL, validation_alias="PICLOUD_API_URL")
     api_key: SecretStr | None = Field(None, validation_alias="PICLOUD_API_KEY")
@@ -85,6 +93,55 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @field_validator("discord_shard_count", mode="before")
+    @classmethod
+    def _blank_count_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("discord_shard_ids", mode="before")
+    @classmethod
+    def _shard_ids_listed(cls, value: object) -> object:
+        """``0,1`` (or ``0, 1``) from the environment; blank is unset."""
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
+            return None
+        parts = [part.strip() for part in value.split(",")]
+        if not all(part.isdecimal() for part in parts):
+            raise _shard_error("wants shard numbers separated by commas, such as 0,1")
+        return tuple(int(part) for part in parts)
+
+    @field_validator("discord_shard_ids", mode="after")
+    @classmethod
+    def _shards_of_the_count(
+        cls, ids: tuple[int, ...] | None, info: ValidationInfo
+    ) -> tuple[int, ...] | None:
+        if ids is None:
+            return None
+        if "discord_shard_count" not in info.data:
+            return ids  # the count is wrong itself, and said so
+        count = info.data["discord_shard_count"]
+        if count is None:
+            raise _shard_error("needs DISCORD_SHARD_COUNT, the number of shards in all")
+        if not ids:
+            raise _shard_error("lists no shard")
+        if any(shard < 0 or shard >= count for shard in ids):
+            raise _shard_error(
+                "shards are numbered 0 to {last} with DISCORD_SHARD_COUNT={count}",
+                last=count - 1,
+                count=count,
+            )
+        if len(set(ids)) != len(ids):
+            raise _shard_error("lists a shard twice")
+        return ids
+
+    @property
+    def discord_shards(self) -> tuple[int, ...] | None:
+        """The shards this instance runs, or None: unsharded."""
+        if self.discord_shard_count is None:
+            return None
+        return self.discord_shard_ids or tuple(range(self.discord_shard_count))
+
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
@@ -94,3 +151,7 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'picloud-bots.db').resolve()}"
+
+
+def _shard_error(message: str, **context: object) -> PydanticCustomError:
+    return PydanticCustomError("discord_shards", message, context or None)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import hashlib
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -730,3 +730,156 @@ async def test_uploads_over_the_limit_get_413(fake: DiscordFake, bot: FakeBot) -
     with pytest.raises(discord.HTTPException) as too_big:
         await general.send(file=discord.File(io.BytesIO(bytes(4096)), "x.bin"))
     assert too_big.value.status == 413 and too_big.value.code == 40005
+
+
+# --- shards ------------------------------------------------------------------------------------
+
+
+def on_shard(shard: int, count: int, near: int) -> int:
+    """The first guild id from ``near`` on that Discord routes to ``shard`` of ``count``."""
+    guild_id = near
+    while (guild_id >> 22) % count != shard:
+        guild_id += 1 << 22
+    return guild_id
+
+
+EVEN_GUILD_ID = on_shard(0, 2, 920_000_000_000_000_001)
+EVEN_CHANNEL_ID = 920_000_000_000_000_002
+assert (GUILD_ID >> 22) % 2 == 1  # the fixture's guild is on shard 1 of 2
+
+
+class ShardBot(discord.AutoShardedClient):
+    """A sharded client that notes what reaches it: messages, and a /ping it answers."""
+
+    def __init__(self, **options: Any) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True
+        super().__init__(intents=intents, guild_ready_timeout=0.05, **options)
+        self.tree = app_commands.CommandTree(self)
+        self.messages: list[discord.Message] = []
+        self.pings: list[discord.Interaction] = []
+
+        @self.tree.command(name="ping", description="Which shard answers")
+        async def ping(interaction: discord.Interaction) -> None:
+            self.pings.append(interaction)
+            await interaction.response.send_message("pong")
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """No 5 s between the shards' IDENTIFYs in tests (the fake has no identify limit)."""
+
+    async def on_message(self, message: discord.Message) -> None:
+        self.messages.append(message)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Until ``condition()`` holds (what the clients got, which the fake does not see)."""
+    for _ in range(int(timeout * 100)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise TimeoutError(f"not so after {timeout} s")
+
+
+@pytest.fixture
+def two_guilds(fake: DiscordFake) -> DiscordFake:
+    """The fixture's guild (shard 1 of 2) and one on shard 0, with Alice in both."""
+    fake.guild(EVEN_GUILD_ID, "even", owner_id=OWNER_ID)
+    fake.channel(EVEN_GUILD_ID, EVEN_CHANNEL_ID, "general")
+    fake.member(EVEN_GUILD_ID, fake.users[ALICE_ID])
+    return fake
+
+
+async def test_a_sharded_client_asks_gateway_bot_and_runs_every_shard(
+    two_guilds: DiscordFake,
+) -> None:
+    fake = two_guilds
+    fake.shards = 2
+    client = ShardBot()  # no shard_count: discord.py takes GET /gateway/bot's
+    async with running(client):
+        assert fake.calls_to("GET", r"^/gateway/bot$")[0].response["shards"] == 2
+        assert client.shard_count == 2 and set(client.shards) == {0, 1}
+        assert sorted(identify["shard"] for identify in fake.identifies) == [[0, 2], [1, 2]]
+        placed = {guild.id: guild.shard_id for guild in client.guilds}
+        assert placed == {EVEN_GUILD_ID: 0, GUILD_ID: 1}
+        ready = [d for d in fake.deliveries if d.event in ("READY", "GUILD_CREATE")]
+        assert sorted(
+            (d.shard, d.event, d.data.get("id")) for d in ready if d.event != "READY"
+        ) == [
+            ((0, 2), "GUILD_CREATE", str(EVEN_GUILD_ID)),
+            ((1, 2), "GUILD_CREATE", str(GUILD_ID)),
+        ]
+        readies = {d.shard: d.data for d in ready if d.event == "READY"}
+        assert readies[(0, 2)]["shard"] == [0, 2]
+        assert [g["id"] for g in readies[(0, 2)]["guilds"]] == [str(EVEN_GUILD_ID)]
+        assert [g["id"] for g in readies[(1, 2)]["guilds"]] == [str(GUILD_ID)]
+
+
+async def test_two_instances_of_one_shard_each_get_only_their_guilds_events(
+    two_guilds: DiscordFake,
+) -> None:
+    fake = two_guilds
+    alice = fake.users[ALICE_ID]
+    even, odd = ShardBot(shard_count=2, shard_ids=[0]), ShardBot(shard_count=2, shard_ids=[1])
+    async with running(even), running(odd):
+        await fake.wait_ready(shard=0)
+        await fake.wait_ready(shard=1)
+        assert [g.id for g in even.guilds] == [EVEN_GUILD_ID]
+        assert [g.id for g in odd.guilds] == [GUILD_ID]
+        await even.tree.sync()
+
+        # Messages: a guild's to its shard, a DM to shard 0.
+        in_even = await fake.post_message(
+            fake.guild_payload(EVEN_GUILD_ID), {"id": str(EVEN_CHANNEL_ID)}, alice, "zero"
+        )
+        in_odd = await fake.post_message(guild(fake), channel(fake), alice, "one")
+        in_dm = await fake.post_message(None, fake.dm_channel(alice), alice, "dm")
+        await until(lambda: len(even.messages) + len(odd.messages) == 3)
+        assert [m.content for m in even.messages] == ["zero", "dm"]
+        assert [m.content for m in odd.messages] == ["one"]
+        assert fake.shards_given(in_even) == [0]
+        assert fake.shards_given(in_odd) == [1]
+        assert fake.shards_given(in_dm) == [0]
+
+        # Interactions likewise: each answered by the one instance that got it.
+        pings = [
+            await fake.slash_command(guild(fake), channel(fake), alice, "ping"),
+            await fake.slash_command(
+                fake.guild_payload(EVEN_GUILD_ID), {"id": str(EVEN_CHANNEL_ID)}, alice, "ping"
+            ),
+            await fake.slash_command(None, fake.dm_channel(alice), alice, "ping"),
+        ]
+        for ping in pings:
+            await fake.wait_for_response(ping)
+        assert [fake.shards_given(ping) for ping in pings] == [[1], [0], [0]]
+        assert [i.guild_id for i in odd.pings] == [GUILD_ID]
+        assert [i.guild_id for i in even.pings] == [EVEN_GUILD_ID, None]
+
+
+async def test_a_shard_identified_twice_both_sessions_get_its_events(fake: DiscordFake) -> None:
+    first, second = ShardBot(shard_count=1), ShardBot(shard_count=1)
+    async with running(first), running(second):
+        posted = await fake.post_message(guild(fake), channel(fake), fake.users[ALICE_ID], "hi")
+        await until(lambda: bool(first.messages and second.messages))
+        assert fake.shards_given(posted) == [0, 0]  # as on Discord: both would answer
+
+
+async def test_an_invalid_shard_closes_4010_too_many_guilds_4011(
+    two_guilds: DiscordFake,
+) -> None:
+    fake = two_guilds
+    outside = ShardBot(shard_count=2, shard_ids=[2])
+    await outside.login(TOKEN)
+    with pytest.raises(discord.ConnectionClosed) as invalid:
+        await asyncio.wait_for(outside.connect(reconnect=True), 5)
+    assert invalid.value.code == 4010
+    await outside.close()
+
+    fake.max_guilds_per_shard = 1  # two guilds: one shard is not enough
+    unsharded = discord.Client(intents=discord.Intents.default())
+    await unsharded.login(TOKEN)
+    with pytest.raises(discord.ConnectionClosed) as required:
+        await asyncio.wait_for(unsharded.connect(reconnect=True), 5)
+    assert required.value.code == 4011
+    await unsharded.close()
+    async with running(ShardBot(shard_count=2)):
+        assert fake.identifies[-1]["shard"] == [1, 2]

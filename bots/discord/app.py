@@ -5,6 +5,14 @@
 
 ``DISCORD_API_URL`` and ``DISCORD_GATEWAY_URL`` are discord.py class attributes
 (``Route.BASE``, ``DiscordWebSocket.DEFAULT_GATEWAY``): one process, one Discord.
+
+With ``DISCORD_SHARD_COUNT`` the client is discord.py's ``AutoShardedClient`` running
+``DISCORD_SHARD_IDS`` (all shards when unset), so several instances split the servers:
+Discord sends a server's events, its interactions included, only to the connection of
+its shard (``(guild_id >> 22) % count``) and DMs to shard 0. Nothing a button, a
+command or a resumed upload needs lives in one instance: buttons carry the upload's
+id, looked up in the shared database, and answers go out over REST. A modal is kept
+by the instance that opened it, and its submission comes back on the same shard.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import aiohttp
 import discord
@@ -50,6 +59,12 @@ from core.signs import Signs
 log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 60.0
+IDENTIFY_INTERVAL_S = 5.0
+"""discord.py waits this long before each shard's IDENTIFY after the first (Discord's
+identify limit): an instance with many shards gets that much longer to be ready."""
+CLOSE_CODES = {4011: "Discord requires sharding for this many servers: set DISCORD_SHARD_COUNT"}
+"""Gateway close codes that are the operator's to fix (an invalid shard, 4010, cannot
+be configured: the settings refuse it)."""
 TYPING_SHOWN_FOR_S = 8.0
 UNREACHABLE = (aiohttp.ClientError, OSError, TimeoutError, discord.DiscordServerError)
 """What a login meets while Discord (or the network) is not there yet: waited for."""
@@ -73,8 +88,8 @@ class CatalogTranslator(app_commands.Translator):
 
 
 class PicloudClient(discord.Client):
-    def __init__(self, deps: Deps, *, intents: discord.Intents) -> None:
-        super().__init__(intents=intents)
+    def __init__(self, deps: Deps, *, intents: discord.Intents, **options: Any) -> None:
+        super().__init__(intents=intents, **options)
         self.deps = deps
         self.tree = app_commands.CommandTree(self)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
@@ -129,6 +144,10 @@ class PicloudClient(discord.Client):
                 await interaction.response.send_message(text, ephemeral=True)
 
 
+class ShardedPicloudClient(PicloudClient, discord.AutoShardedClient):
+    """The same bot on some of the shards (``shard_count``, ``shard_ids`` options)."""
+
+
 def point_at(settings: Settings) -> None:
     """Aim discord.py at DISCORD_API_URL and DISCORD_GATEWAY_URL (tests, proxies)."""
     Route.BASE = settings.discord_api_url.rstrip("/")
@@ -163,17 +182,19 @@ async def discord_bot(settings: Settings, core: Core) -> AsyncIterator[PicloudCl
     deps = make_deps(settings, core)
     core.service.register_opener(SCHEME, deps.files.reopen)
     token = settings.discord_bot_token.get_secret_value()
-    client, running = await _connect(deps, token, message_content=True)
+    client, running = await _connect(deps, token, settings, message_content=True)
     if client is None:
         deps.message_content = False
         log.warning("Discord refused the Message Content intent: mirroring is unavailable")
-        client, running = await _connect(deps, token, message_content=False)
+        client, running = await _connect(deps, token, settings, message_content=False)
     if client is None or running is None:
         raise ConfigurationError("Discord refused the bot's connection")
     resumed = await core.service.resume(
         Platform.DISCORD, resumed_answerer(client, deps), replayer(client, deps)
     )
-    log.info("discord bot %s is up; %d uploads resumed", client.user, resumed)
+    log.info(
+        "discord bot %s is up%s; %d uploads resumed", client.user, _shards_of(settings), resumed
+    )
     try:
         yield client
     finally:
@@ -182,12 +203,35 @@ async def discord_bot(settings: Settings, core: Core) -> AsyncIterator[PicloudCl
             await running
 
 
+def _shards_of(settings: Settings) -> str:
+    """`` (shards 0, 1 of 4)``: what this instance runs; nothing when unsharded."""
+    shards = settings.discord_shards
+    if shards is None:
+        return ""
+    listed = ", ".join(str(shard) for shard in shards)
+    return f" (shards {listed} of {settings.discord_shard_count})"
+
+
+def _client(deps: Deps, settings: Settings, intents: discord.Intents) -> PicloudClient:
+    if settings.discord_shard_count is None:
+        return PicloudClient(deps, intents=intents)
+    return ShardedPicloudClient(
+        deps,
+        intents=intents,
+        shard_count=settings.discord_shard_count,
+        shard_ids=list(settings.discord_shards or ()),
+    )
+
+
 async def _connect(
-    deps: Deps, token: str, *, message_content: bool
+    deps: Deps, token: str, settings: Settings, *, message_content: bool
 ) -> tuple[PicloudClient | None, asyncio.Task[None] | None]:
+    """The client once every shard of this instance is ready (or None when Discord
+    refused the Message Content intent)."""
     intents = discord.Intents.default()
     intents.message_content = message_content
-    client = PicloudClient(deps, intents=intents)
+    client = _client(deps, settings, intents)
+    shards = len(settings.discord_shards or (0,))
     try:
         await reach("Discord", lambda: client.login(token), UNREACHABLE)
     except discord.LoginFailure:
@@ -195,13 +239,17 @@ async def _connect(
         raise ConfigurationError("DISCORD_BOT_TOKEN was refused by Discord") from None
     running = asyncio.create_task(client.connect(reconnect=True))
     ready = asyncio.create_task(client.wait_until_ready())
+    timeout = READY_TIMEOUT_S + IDENTIFY_INTERVAL_S * (shards - 1)
     done, _pending = await asyncio.wait(
-        {running, ready}, timeout=READY_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED
+        {running, ready}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
     )
     if ready in done:
         return client, running
     ready.cancel()
     await client.close()
-    if running in done and isinstance(running.exception(), discord.PrivilegedIntentsRequired):
+    failure = running.exception() if running in done else None
+    if isinstance(failure, discord.PrivilegedIntentsRequired):
         return None, None
+    if isinstance(failure, discord.ConnectionClosed) and failure.code in CLOSE_CODES:
+        raise ConfigurationError(CLOSE_CODES[failure.code])
     raise ConfigurationError("could not connect to the Discord gateway")

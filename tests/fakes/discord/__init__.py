@@ -15,7 +15,8 @@ runs against it unmodified::
 Routes (REST under ``/api/v{N}``; answers are JSON with ``Content-Type: application/json``
 exactly, errors ``{"message": ..., "code": N}`` plus ``errors`` for 50035)
     ``GET /users/@me``, ``GET /users/{id}``, ``POST /users/@me/channels`` (a DM channel),
-    ``GET /gateway``, ``GET /gateway/bot`` (``url`` is this fake's gateway),
+    ``GET /gateway``, ``GET /gateway/bot`` (``url`` is this fake's gateway, ``shards``
+    the ``shards`` knob),
     ``GET /oauth2/applications/@me``, ``GET /applications/@me``;
     ``GET|PUT|POST /applications/{app}/commands`` and ``GET|PATCH|DELETE .../commands/{id}``,
     the same under ``/applications/{app}/guilds/{guild}/commands`` (bulk overwrite keeps
@@ -40,24 +41,37 @@ exactly, errors ``{"message": ..., "code": N}`` plus ``errors`` for 50035)
 
 Gateway
     HELLO (op 10) on connect; HEARTBEAT (op 1) answered by ACK (op 11); IDENTIFY (op 2)
-    checked (wrong token: close 4004; no intents: 4013; privileged intents when
+    checked (wrong token: close 4004; ``shard`` not ``[id, count]`` with ``0 <= id <
+    count``: 4010 ``Invalid shard.``; more than ``max_guilds_per_shard`` guilds on the
+    shard: 4011 ``Sharding required.``; no intents: 4013; privileged intents when
     ``privileged_intents_allowed`` is False: 4014 ``Disallowed intent(s).``; twice: 4005)
-    and answered by READY (guilds unavailable, ``session_id``, ``resume_gateway_url`` on
-    this fake, ``application {id, flags}``) then one GUILD_CREATE per registered guild
-    (roles, channels, every member, ``member_count`` so no chunking is needed). RESUME
-    (op 6) replays the events after ``seq`` and sends RESUMED, or INVALID_SESSION
-    ``false`` when the session is unknown, was closed by the client with 1000/1001, or
-    ``resume_enabled`` is False (discord.py then waits 5 s in ``before_identify_hook``
-    before it IDENTIFYs again: override that hook in tests). Note that ``Client.close()``
-    under aiohttp 3.14 reaches the server as close code 4000, so its session stays
-    resumable, as it would on Discord. REQUEST_GUILD_MEMBERS (op 8) gets one
-    GUILD_MEMBERS_CHUNK; PRESENCE_UPDATE (op 3) is recorded. Anything else before
-    IDENTIFY closes 4003, unknown ops 4001.
+    and answered by READY (the shard's guilds unavailable, ``shard`` echoed,
+    ``session_id``, ``resume_gateway_url`` on this fake, ``application {id, flags}``)
+    then one GUILD_CREATE per guild of the shard (roles, channels, every member,
+    ``member_count`` so no chunking is needed). RESUME (op 6) replays the events after
+    ``seq`` and sends RESUMED, or INVALID_SESSION ``false`` when the session is unknown,
+    was closed by the client with 1000/1001, or ``resume_enabled`` is False (discord.py
+    then waits 5 s in ``before_identify_hook`` before it IDENTIFYs again: override that
+    hook in tests). Note that ``Client.close()`` under aiohttp 3.14 reaches the server as
+    close code 4000, so its session stays resumable, as it would on Discord.
+    REQUEST_GUILD_MEMBERS (op 8) gets one GUILD_MEMBERS_CHUNK; PRESENCE_UPDATE (op 3) is
+    recorded. Anything else before IDENTIFY closes 4003, unknown ops 4001.
     ``compress=zlib-stream``: one zlib stream per connection, every payload flushed with
     Z_SYNC_FLUSH (ends ``00 00 ff ff``), sent as binary frames; without it, or for
     ``zstd-stream`` (which discord.py asks for when zstandard is installed), text frames,
-    which discord.py accepts too. Events are sent to every identified session, each with
-    its own sequence; a session whose connection dropped keeps its events for RESUME.
+    which discord.py accepts too. Events are sent to every identified session of their
+    shard, each with its own sequence; a session whose connection dropped keeps its events
+    for RESUME.
+
+Shards
+    An IDENTIFY without ``shard`` is ``[0, 1]``. As on Discord, a guild belongs to shard
+    ``(guild_id >> 22) % count`` of the session's own ``[id, count]``: its GUILD_CREATE,
+    messages, interactions and member chunks go only to the sessions of that shard; DMs,
+    DM interactions and every event without a guild go only to shard 0. Two sessions of
+    the same shard (two processes started with the same shard, or the same bot run
+    twice) both get its events, as on Discord, where nothing stops the second: each
+    answers, which is the deployment mistake a test can then show. An event whose shard
+    has no session is sent nowhere (an interaction then times out, as on Discord).
 
 Knobs (plain attributes, settable at any time)
     privileged_intents_allowed  True: the portal switches for members, presences and
@@ -71,6 +85,9 @@ Knobs (plain attributes, settable at any time)
     closed_dms                  user ids whose DMs are closed to the bot: 403 50007.
     clock                       ``time.time``; timestamps, the two limits above and
                                 ``rate_limits``.
+    shards                      1: ``GET /gateway/bot``'s recommended shard count.
+    max_guilds_per_shard        2500, as on Discord: an IDENTIFY whose shard would hold
+                                more guilds closes 4011 ``Sharding required.``
     rate_limits                 None (the default): nothing is rate-limited but by
                                 ``fail_next``. ``RateLimits()``: the bot's ``POST
                                 /channels/{id}/messages`` go at most
@@ -149,7 +166,11 @@ Inspection
     first), bot_messages(channel_id), message(channel_id, message_id), deleted,
     downloads (Download(attachment_id, filename, size, time) per CDN download), commands(
     guild_id=None), identifies, resumes, heartbeats, presences, gateway_requests (each
-    connection's query), connections (live ones), ``await wait_ready()``, rate_limited
+    connection's query), connections (live ones), ``await wait_ready(shard=None)`` (a
+    session of that shard, if given), deliveries (Delivery(event, shard [id, count],
+    session_id, data) per dispatch per session, READY and GUILD_CREATE included),
+    shards_given(payload, event=None) (the shard of each session that got the dispatch of
+    that message or interaction, by id: ``[1]`` when shard 1 alone got it), rate_limited
     (the calls ``rate_limits`` answered 429: empty when the bot never provoked one).
     Also: api_url, gateway_url, ws_url, env() (DISCORD_BOT_TOKEN / DISCORD_API_URL /
     DISCORD_GATEWAY_URL for the bot), bot_user, users; module constants TOKEN, BOT_ID,
@@ -165,9 +186,12 @@ Deliberate simplifications
       edits, deletions and reactions are never limited, and there is no global 50/s
       limit. 5xx answers make discord.py sleep 1 s, 3 s... before retrying: avoid them
       in fast tests.
-    - One shard. Intents filter only MESSAGE_* events (GUILD_MESSAGES, DIRECT_MESSAGES)
-      and, without MESSAGE_CONTENT, guild messages from others that do not mention the
-      bot arrive with empty content, embeds, attachments and components (as on Discord).
+    - Shards route as described above; there is no identify rate limit (discord.py still
+      waits 5 s before each shard's IDENTIFY after its first: tests override
+      ``before_identify_hook``), and no ``max_concurrency`` buckets.
+    - Intents filter only MESSAGE_* events (GUILD_MESSAGES, DIRECT_MESSAGES) and, without
+      MESSAGE_CONTENT, guild messages from others that do not mention the bot arrive
+      with empty content, embeds, attachments and components (as on Discord).
       Interaction payloads always carry everything. IDENTIFY's own ``compress`` flag is
       ignored (only transport compression is done).
     - The bot's own REST actions come back as MESSAGE_CREATE/UPDATE/DELETE events, as on
@@ -207,6 +231,7 @@ from tests.fakes.discord.models import (
     ApiError,
     Call,
     Callback,
+    Delivery,
     Download,
     UploadedFile,
 )
@@ -289,6 +314,7 @@ __all__ = [
     "ApiError",
     "Call",
     "Callback",
+    "Delivery",
     "DiscordFake",
     "Download",
     "Intent",

@@ -1,5 +1,6 @@
 """The Discord fake's gateway: the WebSocket (HELLO, heartbeats, IDENTIFY, RESUME, member
-chunks), sessions that keep their events for RESUME, and dispatching events per intents."""
+chunks), sessions that keep their events for RESUME, and dispatching events per shard and
+intents."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from tests.fakes.discord.constants import (
     PRIVILEGED_INTENTS,
     Intent,
 )
-from tests.fakes.discord.models import _Connection, _Session, _sid
+from tests.fakes.discord.models import Delivery, _Connection, _Session, _sid
 from tests.fakes.discord.registry import RegistryMixin
 
 
@@ -38,7 +39,8 @@ class GatewayMixin(RegistryMixin):
     # --- dispatching ---------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: JSON) -> JSON:
-        """Send a dispatch (op 0) to every session, with its next sequence number."""
+        """Send a dispatch (op 0) to every session of the event's shard, with its next
+        sequence number."""
         self._require_session()
         return await self._broadcast(event, data)
 
@@ -57,6 +59,7 @@ class GatewayMixin(RegistryMixin):
             session.seq += 1
             sent = {"op": OP_DISPATCH, "t": event, "s": session.seq, "d": shown}
             session.events.append(sent)
+            self.deliveries.append(Delivery(event, session.shard, session.id, shown))
             payload = sent
             if session.connection is not None:
                 with contextlib.suppress(ConnectionError, RuntimeError):
@@ -64,7 +67,10 @@ class GatewayMixin(RegistryMixin):
         return payload
 
     def _for_session(self, session: _Session, event: str, data: JSON) -> JSON | None:
-        """``data`` as this session sees it (intents), or None if not sent to it."""
+        """``data`` as this session sees it (shard, intents), or None if not sent to it."""
+        guild_id = _guild_of(event, data)
+        if not (session.has_guild(guild_id) if guild_id is not None else session.shard[0] == 0):
+            return None  # another shard's guild; DMs and the rest go to shard 0
         if not event.startswith("MESSAGE_") or event.startswith("MESSAGE_REACTION"):
             return data
         in_guild = "guild_id" in data
@@ -94,13 +100,28 @@ class GatewayMixin(RegistryMixin):
         for connection in list(self.connections):
             await connection.send({"op": OP_RECONNECT, "d": None, "s": None, "t": None})
 
-    async def wait_ready(self, timeout: float = 5.0) -> None:
-        """Wait until a client has identified and got READY and its GUILD_CREATEs."""
+    async def wait_ready(self, timeout: float = 5.0, *, shard: int | None = None) -> None:
+        """Wait until a client has identified (for ``shard``, if given) and got READY and
+        its GUILD_CREATEs."""
 
         def probe() -> bool | None:
-            return True if any(s.connection for s in self._sessions.values()) else None
+            connected = [s for s in self._sessions.values() if s.connection is not None]
+            return True if any(shard in (None, s.shard[0]) for s in connected) else None
 
-        await self._wait_until(probe, timeout, lambda: f"no client identified in {timeout} s")
+        which = "" if shard is None else f" shard {shard}"
+        await self._wait_until(
+            probe, timeout, lambda: f"no client identified{which} in {timeout} s"
+        )
+
+    def shards_given(self, payload: JSON, event: str | None = None) -> list[int]:
+        """The shard id of every session that was sent the dispatch of ``payload`` (a
+        message or an interaction, by its id; ``event`` to pick one), in order."""
+        wanted = str(payload["id"])
+        return [
+            delivery.shard[0]
+            for delivery in self.deliveries
+            if str(delivery.data.get("id")) == wanted and event in (None, delivery.event)
+        ]
 
     # --- the gateway -----------------------------------------------------------------------
 
@@ -168,6 +189,10 @@ class GatewayMixin(RegistryMixin):
         if data.get("token") != self.token:
             await connection.close(4004, "Authentication failed.")
             return
+        shard = _shard_of(data.get("shard", [0, 1]))
+        if shard is None:
+            await connection.close(4010, "Invalid shard.")
+            return
         intents = data.get("intents")
         if not isinstance(intents, int) or intents < 0 or intents >= 1 << 26:
             await connection.close(4013, "Invalid intent(s).")
@@ -175,13 +200,17 @@ class GatewayMixin(RegistryMixin):
         if intents & PRIVILEGED_INTENTS and not self.privileged_intents_allowed:
             await connection.close(4014, "Disallowed intent(s).")
             return
-        session = _Session(secrets.token_hex(16), intents, data)
+        session = _Session(secrets.token_hex(16), intents, data, shard=shard)
+        guilds = [guild_id for guild_id in self._guilds if session.has_guild(guild_id)]
+        if len(guilds) > self.max_guilds_per_shard:
+            await connection.close(4011, "Sharding required.")
+            return
         session.connection = connection
         connection.session = session
         ready: JSON = {
             "v": API_VERSION,
             "user": self._me(),
-            "guilds": [{"id": g["id"], "unavailable": True} for g in self._guilds.values()],
+            "guilds": [{"id": _sid(guild_id), "unavailable": True} for guild_id in guilds],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.ws_url,
@@ -198,7 +227,7 @@ class GatewayMixin(RegistryMixin):
         if "shard" in data:
             ready["shard"] = data["shard"]
         await self._send_event(session, "READY", ready)
-        for guild_id in self._guilds:
+        for guild_id in guilds:
             await self._send_event(session, "GUILD_CREATE", self.guild_payload(guild_id))
         self._sessions[session.id] = session
         self._notify()
@@ -207,6 +236,7 @@ class GatewayMixin(RegistryMixin):
         session.seq += 1
         payload = {"op": OP_DISPATCH, "t": event, "s": session.seq, "d": data}
         session.events.append(payload)
+        self.deliveries.append(Delivery(event, session.shard, session.id, data))
         if session.connection is not None:
             await session.connection.send(payload)
 
@@ -239,7 +269,8 @@ class GatewayMixin(RegistryMixin):
         guild_ids = data.get("guild_id")
         for raw in guild_ids if isinstance(guild_ids, list) else [guild_ids]:
             guild_id = int(str(raw)) if str(raw).isdigit() else -1
-            if guild_id not in self._guilds or connection.session is None:
+            session = connection.session
+            if guild_id not in self._guilds or session is None or not session.has_guild(guild_id):
                 continue
             members = [self._member_json(guild_id, uid) for uid in self._members[guild_id]]
             wanted = data.get("user_ids")
@@ -256,4 +287,21 @@ class GatewayMixin(RegistryMixin):
             }
             if data.get("nonce") is not None:
                 chunk["nonce"] = data["nonce"]
-            await self._send_event(connection.session, "GUILD_MEMBERS_CHUNK", chunk)
+            await self._send_event(session, "GUILD_MEMBERS_CHUNK", chunk)
+
+
+def _guild_of(event: str, data: JSON) -> int | None:
+    """The guild an event is about (its shard's sessions get it), or None (shard 0's)."""
+    raw = data.get("id") if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else None
+    raw = raw if raw is not None else data.get("guild_id")
+    return int(raw) if raw is not None else None
+
+
+def _shard_of(value: Any) -> tuple[int, int] | None:
+    """IDENTIFY's ``shard: [id, count]`` when Discord would take it, else None (4010)."""
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        return None
+    if not all(isinstance(part, int) and not isinstance(part, bool) for part in value):
+        return None
+    shard_id, count = value
+    return (shard_id, count) if count >= 1 and 0 <= shard_id < count else None

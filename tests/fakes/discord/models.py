@@ -1,5 +1,5 @@
 """The records the Discord fake keeps and hands out (Call, Callback, UploadedFile,
-Download, ApiError...), a gateway connection and session, and small JSON helpers."""
+Download, Delivery, ApiError...), a gateway connection and session, and small JSON helpers."""
 
 from __future__ import annotations
 
@@ -133,6 +133,17 @@ class Download:
     time: float
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One dispatch sent to one gateway session: which shard (``[id, count]`` as the
+    session identified) got which event; ``data`` is what that session was sent."""
+
+    event: str
+    shard: tuple[int, int]
+    session_id: str
+    data: JSON = field(repr=False)
+
+
 @dataclass
 class _Attachment:
     json: JSON
@@ -167,6 +178,12 @@ class _Session:
     events: list[JSON] = field(default_factory=list)
     connection: _Connection | None = None
     resumable: bool = True
+    shard: tuple[int, int] = (0, 1)  # [id, count] from IDENTIFY; none given: [0, 1]
+
+    def has_guild(self, guild_id: int) -> bool:
+        """Whether Discord routes this guild's events to this session's shard."""
+        shard_id, count = self.shard
+        return (guild_id >> 22) % count == shard_id
 
 
 class _Connection:

@@ -37,7 +37,7 @@ class RestMixin(MessagesMixin):
     async def _get_gateway_bot(self, request: _Request) -> JSON:
         return {
             "url": self.ws_url,
-            "shards": 1,
+            "shards": self.shards,
             "session_start_limit": {
                 "total": 1000,
                 "remaining": 999,

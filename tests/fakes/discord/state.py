@@ -24,6 +24,7 @@ from tests.fakes.discord.constants import (
 from tests.fakes.discord.limits import ChannelBuckets, RateLimits
 from tests.fakes.discord.models import (
     Call,
+    Delivery,
     Download,
     _Attachment,
     _Connection,
@@ -80,6 +81,8 @@ class FakeState(LocalServer):
         self.closed_dms: set[int] = set()
         self.clock: Callable[[], float] = time.time
         self.rate_limits: RateLimits | None = None  # None: nothing is rate-limited
+        self.shards = 1  # GET /gateway/bot's recommendation
+        self.max_guilds_per_shard = 2500  # past it, IDENTIFY closes 4011 Sharding required
         self._buckets = ChannelBuckets()
         # registries
         self.users: dict[int, JSON] = {bot_id: self.bot_user}
@@ -110,6 +113,7 @@ class FakeState(LocalServer):
         self.presences: list[JSON] = []
         self.heartbeats = 0
         self.gateway_requests: list[dict[str, str]] = []  # each connection's query
+        self.deliveries: list[Delivery] = []  # each dispatch, per session it was sent to
         # inspection
         self.calls: list[Call] = []
         self.deleted: list[tuple[int, int]] = []

@@ -47,7 +47,9 @@ def about(**fields: str) -> None:
     ABOUT.set(tuple({**dict(ABOUT.get()), **fields}.items()))
 
 
-class _AboutFilter(logging.Filter):
+class AboutFilter(logging.Filter):
+    """Gives each record the fields of :func:`about` (``record.about``) for a formatter."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         record.about = dict(ABOUT.get())
         return True
@@ -88,7 +90,7 @@ def configure_logging(level: int | str = logging.INFO, log_format: str = "text")
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    handler.addFilter(_AboutFilter())
+    handler.addFilter(AboutFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -23,6 +23,7 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 import aiohttp
@@ -36,7 +37,7 @@ from bots.discord.answer_queue import ChannelAnswer, channel_answers
 from bots.discord.arrivals import Arrival
 from bots.discord.buttons import DYNAMIC_ITEMS, is_ours, unknown_pressed
 from bots.discord.commands import COMMANDS
-from bots.discord.deps import Deps, channel_ref, language_for
+from bots.discord.deps import Deps, about_interaction, channel_ref, language_for
 from bots.discord.files import SCHEME, DiscordFiles
 from bots.discord.uploading import (
     answered,
@@ -46,9 +47,11 @@ from bots.discord.uploading import (
     resumed_answerer,
     upload_arrival,
 )
+from core import metrics
 from core.chevereto.models import UploadOptions
 from core.errors import ConfigurationError
 from core.i18n import DEFAULT_LANGUAGE, language_of, translator
+from core.logging_setup import about
 from core.messages import Hints, api_key_page
 from core.reach import reach
 from core.refs import Platform
@@ -87,11 +90,17 @@ class CatalogTranslator(app_commands.Translator):
         return translated if translated != string.message else None
 
 
+class LoggedTree(app_commands.CommandTree[discord.Client]):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        about_interaction(interaction)  # in the task the command then runs in
+        return True
+
+
 class PicloudClient(discord.Client):
     def __init__(self, deps: Deps, *, intents: discord.Intents, **options: Any) -> None:
-        super().__init__(intents=intents, **options)
+        super().__init__(intents=intents, http_trace=counting_429s(), **options)
         self.deps = deps
-        self.tree = app_commands.CommandTree(self)
+        self.tree = LoggedTree(self)
         self.tree.on_error = self._on_command_error  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
@@ -112,6 +121,7 @@ class PicloudClient(discord.Client):
         """Mirroring: every attachment or media link posted in a mirrored channel."""
         if message.author.bot or message.guild is None:
             return
+        about(platform=Platform.DISCORD, chat=str(message.channel.id))
         if not await self.deps.profiles.mirrors(channel_ref(message.channel.id)):
             return
         items = items_of(message, self.deps, media_links_only=True)
@@ -146,6 +156,21 @@ class PicloudClient(discord.Client):
 
 class ShardedPicloudClient(PicloudClient, discord.AutoShardedClient):
     """The same bot on some of the shards (``shard_count``, ``shard_ids`` options)."""
+
+
+def counting_429s() -> aiohttp.TraceConfig:
+    """Discord's 429s, counted for /metrics: discord.py waits each out by itself and
+    says only some of them (a sub-limit's, not at all)."""
+
+    async def ended(
+        _session: aiohttp.ClientSession, _context: object, request: aiohttp.TraceRequestEndParams
+    ) -> None:
+        if request.response.status == HTTPStatus.TOO_MANY_REQUESTS:
+            metrics.PLATFORM_429S.labels(Platform.DISCORD).inc()
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_end.append(ended)
+    return trace
 
 
 def point_at(settings: Settings) -> None:

@@ -14,7 +14,13 @@ from typing import Any
 
 import discord
 
-from bots.discord.deps import Deps, server_ref, translator_for, user_ref
+from bots.discord.deps import (
+    about_interaction,
+    deps_of,
+    server_ref,
+    translator_for,
+    user_ref,
+)
 from bots.discord.embeds import codes_embed, deleted_embed
 from core.chevereto.models import DeleteOutcome
 from core.codes import embed_codes
@@ -44,7 +50,20 @@ def upload_buttons(views: list[UploadView], _: Translator) -> discord.ui.View:
     return panel
 
 
-class CodesButton(discord.ui.DynamicItem[Button], template=rf"picloud:codes:{UPLOAD_ID}"):
+CODES_ID = re.compile(rf"picloud:codes:{UPLOAD_ID}")
+DELETE_ID = re.compile(rf"picloud:del:{UPLOAD_ID}")
+CONFIRM_ID = re.compile(rf"picloud:delyes:{UPLOAD_ID}:(?P<message>\d+)")
+"""Our buttons' custom ids, each matched whole: the upload they are about (and the
+message to delete, for a confirmation)."""
+
+
+class _Logged:
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        about_interaction(interaction)
+        return True
+
+
+class CodesButton(_Logged, discord.ui.DynamicItem[Button], template=CODES_ID):
     def __init__(self, upload_id: str, label: str = "Codes") -> None:
         custom_id = f"picloud:codes:{upload_id}"
         style = discord.ButtonStyle.secondary
@@ -70,7 +89,7 @@ class CodesButton(discord.ui.DynamicItem[Button], template=rf"picloud:codes:{UPL
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-class DeleteButton(discord.ui.DynamicItem[Button], template=rf"picloud:del:{UPLOAD_ID}"):
+class DeleteButton(_Logged, discord.ui.DynamicItem[Button], template=DELETE_ID):
     """Delete: asks the presser to confirm, if the upload is theirs to delete."""
 
     def __init__(self, upload_id: str, label: str = "Delete") -> None:
@@ -107,10 +126,7 @@ class DeleteButton(discord.ui.DynamicItem[Button], template=rf"picloud:del:{UPLO
         )
 
 
-class ConfirmButton(
-    discord.ui.DynamicItem[Button],
-    template=rf"picloud:delyes:{UPLOAD_ID}:(?P<message>\d+)",
-):
+class ConfirmButton(_Logged, discord.ui.DynamicItem[Button], template=CONFIRM_ID):
     """Yes: deletes, then edits the answer, whose message id it carries."""
 
     def __init__(self, upload_id: str, message_id: int, label: str = "Yes") -> None:
@@ -163,11 +179,6 @@ async def _mark_deleted(answer: discord.Message, view: UploadView, _: Translator
     await answer.edit(embeds=embeds, view=panel if panel.children else None)
 
 
-def deps_of(interaction: discord.Interaction) -> Deps:
-    found: Deps = interaction.client.deps  # type: ignore[attr-defined]
-    return found
-
-
 def moderated(interaction: discord.Interaction) -> ChatRef | None:
     """The server, if the member may manage its messages (and so delete others' uploads)."""
     if interaction.guild_id is None or not interaction.permissions.manage_messages:
@@ -187,7 +198,7 @@ DYNAMIC_ITEMS = (CodesButton, DeleteButton, ConfirmButton)
 def is_ours(custom_id: str) -> bool:
     """Whether a component's custom id is one of our buttons' (any other is an old
     message's, or a forged press)."""
-    return any(item.__discord_ui_compiled_template__.fullmatch(custom_id) for item in DYNAMIC_ITEMS)
+    return any(known.fullmatch(custom_id) for known in (CODES_ID, DELETE_ID, CONFIRM_ID))
 
 
 async def unknown_pressed(interaction: discord.Interaction) -> None:

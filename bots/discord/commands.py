@@ -17,6 +17,7 @@ from bots.discord.buttons import upload_buttons
 from bots.discord.deps import (
     Deps,
     channel_ref,
+    deps_of,
     language_for,
     server_ref,
     translator_for,
@@ -39,11 +40,6 @@ from core.service.batch import Item, Link
 
 EXPIRY_CHOICES = ("10m", "1h", "6h", "1d", "1w", "1mo", "6mo", "1y")
 HISTORY_SIZE = 10
-
-
-def deps_of(interaction: discord.Interaction) -> Deps:
-    found: Deps = interaction.client.deps  # type: ignore[attr-defined]
-    return found
 
 
 @app_commands.command(

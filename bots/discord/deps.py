@@ -11,6 +11,7 @@ import discord
 from bots.discord.files import DiscordFiles
 from core.i18n import Translator, language_of, translator
 from core.links import LinkFetcher
+from core.logging_setup import about
 from core.messages import Hints
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
@@ -62,3 +63,14 @@ async def translator_for(
     deps: Deps, user: discord.abc.User, locale: discord.Locale | None
 ) -> Translator:
     return translator(await language_for(deps, user, locale))
+
+
+def deps_of(interaction: discord.Interaction) -> Deps:
+    found: Deps = interaction.client.deps  # type: ignore[attr-defined]
+    return found
+
+
+def about_interaction(interaction: discord.Interaction) -> None:
+    """Every line logged while ``interaction`` is handled (in its own task, as discord.py
+    runs each) names its platform and channel."""
+    about(platform=Platform.DISCORD, chat=str(interaction.channel_id or "-"))

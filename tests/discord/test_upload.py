@@ -8,6 +8,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+from prometheus_client import REGISTRY
+
+from core.logging_setup import AboutFilter
 from tests.discord.conftest import JSON, Bot, OpenBot, custom_ids, person
 from tests.fakes.chevereto import USER_KEY, Fault
 from tests.fakes.media import big_png_file, png_bytes
@@ -191,13 +195,35 @@ async def test_host_down_is_reported(keyed_bot: Bot) -> None:
     assert "not answering" in answer["embeds"][0]["description"]
 
 
-async def test_rate_limited_follow_up_is_retried(keyed_bot: Bot) -> None:
+async def test_rate_limited_follow_up_is_retried_and_counted(keyed_bot: Bot) -> None:
     bot = keyed_bot
+    counted_before = _discord_429s()
     bot.fake.fail_next("POST", r"^/webhooks/", status=429, retry_after=0.2)
     attachment = bot.fake.add_attachment(png_bytes(seed=9), "cat.png", "image/png")
     interaction = await bot.use(bot.alice, "upload", attachments={"attachment": attachment})
     (answer,) = await bot.fake.wait_for_followups(interaction, timeout=10)
     assert answer["embeds"][0]["description"] == "Uploaded"
+    assert _discord_429s() == counted_before + 1  # /metrics: picloud_platform_rate_limited
+
+
+async def test_a_failed_command_is_logged_with_its_platform_and_channel(
+    keyed_bot: Bot, caplog: pytest.LogCaptureFixture
+) -> None:
+    bot = keyed_bot
+    caplog.handler.addFilter(AboutFilter())  # as the bots' own log handler has it
+    bot.fake.fail_next("POST", r"^/interactions/", status=400, times=2)  # and the apology
+    await bot.use(bot.alice, "history")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while not (failed := [r for r in caplog.records if "command failed" in r.getMessage()]):
+        assert loop.time() < deadline, "the command's failure was never logged"
+        await asyncio.sleep(0.05)
+    assert failed[0].about == {"platform": "discord", "chat": str(bot.channel["id"])}
+
+
+def _discord_429s() -> float:
+    labels = {"platform": "discord"}
+    return REGISTRY.get_sample_value("picloud_platform_rate_limited_total", labels) or 0.0
 
 
 async def test_russian_locale_reads_russian(bot: Bot) -> None:

@@ -11,8 +11,8 @@ With ``DISCORD_SHARD_COUNT`` the client is discord.py's ``AutoShardedClient`` ru
 Discord sends a server's events, its interactions included, only to the connection of
 its shard (``(guild_id >> 22) % count``) and DMs to shard 0. Nothing a button, a
 command or a resumed upload needs lives in one instance: buttons carry the upload's
-id, looked up in the shared database, and answers go out over REST. A modal is kept
-by the instance that opened it, and its submission comes back on the same shard.
+id, looked up in the shared database, answers go out over REST, and a key form's
+submission is handled by whichever instance gets it (``commands.key_submitted``).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from discord.http import Route
 from bots.discord.answer_queue import ChannelAnswer, channel_answers
 from bots.discord.arrivals import Arrival
 from bots.discord.buttons import DYNAMIC_ITEMS, is_ours, unknown_pressed
-from bots.discord.commands import COMMANDS
+from bots.discord.commands import COMMANDS, key_submitted
 from bots.discord.deps import Deps, about_interaction, channel_ref, language_for
 from bots.discord.files import SCHEME, DiscordFiles
 from bots.discord.uploading import (
@@ -111,7 +111,10 @@ class PicloudClient(discord.Client):
         await self.tree.sync()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        if interaction.type is discord.InteractionType.component:
+        if interaction.type is discord.InteractionType.modal_submit:
+            about_interaction(interaction)
+            await key_submitted(interaction)
+        elif interaction.type is discord.InteractionType.component:
             data: dict[str, object] = dict(interaction.data or {})
             custom_id = str(data.get("custom_id", ""))
             if not is_ours(custom_id):

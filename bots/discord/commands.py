@@ -131,39 +131,73 @@ async def upload_message(interaction: discord.Interaction, message: discord.Mess
 key = app_commands.Group(name=locale_str("key"), description=locale_str("Your picloud API key"))
 
 
-class KeyModal(discord.ui.Modal):
-    """The key is typed here, never in a channel. ``server`` stores the server's key."""
+KEY_FORM = "picloud:key:user"
+SERVER_KEY_FORM = "picloud:key:server"
+KEY_INPUT = "key"
 
-    def __init__(self, _: Translator, *, server: int | None = None) -> None:
+
+class KeyForm(discord.ui.Modal):
+    """Where a key is typed, never in a channel. Only the form: what it sends back is
+    handled by :func:`key_submitted`, on whichever instance gets it, from what the
+    submission carries; so a form opened before a restart (or on another instance)
+    still saves its key."""
+
+    def __init__(self, _: Translator, *, server: bool = False) -> None:
         title = _("The server's picloud API key") if server else _("Your picloud API key")
-        super().__init__(title=title[:45], timeout=600)
-        self._ = _
-        self.server = server
+        form = SERVER_KEY_FORM if server else KEY_FORM
+        super().__init__(title=title[:45], custom_id=form, timeout=600)
         # The server's key can be taken back: "off" removes it (see KeyRing.set_chat_key).
         placeholder = _("chv_… (or off to remove it)") if server else "chv_…"
-        self.key: discord.ui.TextInput[KeyModal] = discord.ui.TextInput(
-            label=_("API key"), placeholder=placeholder[:100], max_length=200, required=True
+        self.add_item(
+            discord.ui.TextInput(
+                label=_("API key"),
+                custom_id=KEY_INPUT,
+                placeholder=placeholder[:100],
+                max_length=200,
+                required=True,
+            )
         )
-        self.add_item(self.key)
 
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        _, keys = self._, deps_of(interaction).service.keys
-        try:
-            if self.server is None:
-                masked = await keys.set_user_key(user_ref(interaction.user), self.key.value)
-                text = _("Key saved: {masked}").format(masked=masked)
-            else:
-                chat = server_ref(self.server)
-                assert chat is not None
-                shared = await keys.set_chat_key(chat, self.key.value, user_ref(interaction.user))
-                text = (
-                    _("Server key saved: {masked}").format(masked=shared)
-                    if shared
-                    else _("The server's key is removed.")
-                )
-        except InputError:
-            text = _("That is not an API key: it has no spaces or line breaks. Copy it again.")
-        await interaction.response.send_message(text, ephemeral=True)
+
+async def key_submitted(interaction: discord.Interaction) -> None:
+    """A key form sent back (``modal_submit``): the user's key, or the server's if the
+    sender may still manage the server now."""
+    data: dict[str, Any] = dict(interaction.data or {})
+    form = data.get("custom_id")
+    if form not in (KEY_FORM, SERVER_KEY_FORM):
+        return
+    deps = deps_of(interaction)
+    _, keys = await translator_for(deps, interaction.user, interaction.locale), deps.service.keys
+    typed = _typed(data.get("components", []), KEY_INPUT)
+    try:
+        if form == KEY_FORM:
+            masked = await keys.set_user_key(user_ref(interaction.user), typed)
+            text = _("Key saved: {masked}").format(masked=masked)
+        elif (server := server_ref(interaction.guild_id)) and interaction.permissions.manage_guild:
+            shared = await keys.set_chat_key(server, typed, user_ref(interaction.user))
+            text = (
+                _("Server key saved: {masked}").format(masked=shared)
+                if shared
+                else _("The server's key is removed.")
+            )
+        else:
+            text = _("Only members with Manage Server can set the server's key.")
+    except InputError:
+        text = _("That is not an API key: it has no spaces or line breaks. Copy it again.")
+    await interaction.response.send_message(text, ephemeral=True)
+
+
+def _typed(components: list[Any], custom_id: str) -> str:
+    """The value of the input ``custom_id`` among a submission's (nested) components."""
+    for component in components:
+        if not isinstance(component, dict):
+            continue
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        nested = [*component.get("components", []), component.get("component")]
+        if found := _typed(nested, custom_id):
+            return found
+    return ""
 
 
 @key.command(
@@ -171,7 +205,7 @@ class KeyModal(discord.ui.Modal):
 )
 async def key_set(interaction: discord.Interaction) -> None:
     _ = await translator_for(deps_of(interaction), interaction.user, interaction.locale)
-    await interaction.response.send_modal(KeyModal(_))
+    await interaction.response.send_modal(KeyForm(_))
 
 
 @key.command(name=locale_str("remove"), description=locale_str("Forget your API key"))
@@ -201,7 +235,7 @@ async def key_server(interaction: discord.Interaction) -> None:
     if not interaction.permissions.manage_guild:
         await _refuse(interaction, _("Only members with Manage Server can set the server's key."))
         return
-    await interaction.response.send_modal(KeyModal(_, server=interaction.guild_id))
+    await interaction.response.send_modal(KeyForm(_, server=True))
 
 
 mirror = app_commands.Group(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.discord.conftest import JSON, SERVER_KEY, Bot, OpenBot, custom_ids, person
+from bots.discord.deps import server_ref
+from tests.discord.conftest import JSON, MANAGE_GUILD, SERVER_KEY, Bot, OpenBot, custom_ids, person
 from tests.fakes.chevereto import USER_KEY, Fault
 from tests.fakes.discord import Callback, DiscordFake
 from tests.fakes.media import png_bytes
@@ -295,6 +296,22 @@ async def test_the_server_key_can_be_removed(bot: Bot) -> None:
     assert answer.data["content"] == "The server's key is removed."
     refused = await bot.fake.wait_for_response(await bot.use(bot.alice, "key", subcommand="server"))
     assert "Manage Server" in refused.data["content"]
+
+
+async def test_a_server_key_form_sent_after_manage_server_was_taken_away_is_refused(
+    bot: Bot,
+) -> None:
+    bot.fake.member(int(bot.guild["id"]), bot.bob, permissions=MANAGE_GUILD)
+    form = await bot.fake.wait_for_response(await bot.use(bot.bob, "key", subcommand="server"))
+    assert form.type == 9  # Bob may set it: the form opens...
+    bot.fake.member(int(bot.guild["id"]), bot.bob, permissions=0)  # ...and he loses the right
+    (field,) = [c for row in form.data["components"] for c in row["components"]]
+    typed = await bot.fake.submit_modal(
+        bot.guild, bot.channel, bot.bob, form.data["custom_id"], {field["custom_id"]: SERVER_KEY}
+    )
+    refused = await bot.fake.wait_for_response(typed)
+    assert "«Управление сервером»" in refused.data["content"]  # Bob reads Russian
+    assert not (await bot.core.profiles.chat(server_ref(int(bot.guild["id"])))).has_key
 
 
 async def test_history_names_a_copy_whose_answer_was_lost(keyed_bot: Bot) -> None:

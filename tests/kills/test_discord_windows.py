@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bots.discord.deps import channel_ref
+from bots.discord.deps import channel_ref, server_ref
 from core.refs import Platform, UserId, UserRef
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, UploadStage
 from tests.fakes.discord import DiscordFake
@@ -153,3 +153,36 @@ async def _first_bot_post(fake: DiscordFake, channel: JSON) -> JSON:
 
 def _bot_posts(fake: DiscordFake, channel: JSON) -> list[JSON]:
     return fake.bot_messages(int(channel["id"]))
+
+
+@pytest.mark.parametrize("form", ["set", "server"])
+async def test_a_key_form_opened_before_a_restart_is_saved_after_it(
+    form: str,
+    bot_process: BotProcesses,
+    discord_fake: DiscordFake,
+    server: tuple[JSON, JSON, JSON],
+) -> None:
+    fake, (guild, channel, alice) = discord_fake, server
+    first = await started(bot_process("discord"))
+    opening = await fake.slash_command(guild, channel, alice, "key", subcommand=form)
+    opened = await fake.wait_for_response(opening, timeout=STEP_TIMEOUT)
+    assert opened.type == 9  # the form is open in Alice's client...
+    assert (await first.terminate(timeout=STEP_TIMEOUT))[0] == 0  # ...when the bot restarts
+    second = await started(bot_process("discord"))
+
+    (field,) = [c for row in opened.data["components"] for c in row["components"]]
+    typed = await fake.submit_modal(
+        guild, channel, alice, opened.data["custom_id"], {field["custom_id"]: USER_KEY}
+    )
+    saved = await fake.wait_for_response(typed, timeout=STEP_TIMEOUT)
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+
+    assert saved.data["content"].startswith("Key saved" if form == "set" else "Server key saved")
+    bot_process.secrets["the key typed"] = USER_KEY
+    async with bot_process.open_core() as core:
+        if form == "set":
+            alices = UserRef(Platform.DISCORD, UserId(str(alice["id"])))
+            assert await core.service.keys.show_user_key(alices)
+        else:
+            cats = server_ref(int(guild["id"]))
+            assert cats is not None and (await core.profiles.chat(cats)).has_key

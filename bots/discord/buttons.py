@@ -23,7 +23,7 @@ from bots.discord.deps import (
 )
 from bots.discord.embeds import codes_embed, deleted_embed
 from core.chevereto.models import DeleteOutcome
-from core.codes import embed_codes
+from core.codes import Format, embed_codes
 from core.errors import NotFound, PermissionDenied
 from core.i18n import Translator
 from core.refs import ChatRef, UploadId
@@ -50,7 +50,7 @@ def upload_buttons(views: list[UploadView], _: Translator) -> discord.ui.View:
     return panel
 
 
-CODES_ID = re.compile(rf"picloud:codes:{UPLOAD_ID}")
+CODES_ID = re.compile(rf"picloud:codes:{UPLOAD_ID}(?::(?P<form>md|bb|html))?")
 DELETE_ID = re.compile(rf"picloud:del:{UPLOAD_ID}")
 CONFIRM_ID = re.compile(rf"picloud:delyes:{UPLOAD_ID}:(?P<message>\d+)")
 """Our buttons' custom ids, each matched whole: the upload they are about (and the
@@ -64,17 +64,22 @@ class _Logged:
 
 
 class CodesButton(_Logged, discord.ui.DynamicItem[Button], template=CODES_ID):
-    def __init__(self, upload_id: str, label: str = "Codes") -> None:
-        custom_id = f"picloud:codes:{upload_id}"
+    """Codes, in a message only the presser sees; with ``form``, one of that message's
+    buttons that switch it to another format."""
+
+    def __init__(self, upload_id: str, label: str = "Codes", form: Format | None = None) -> None:
+        custom_id = f"picloud:codes:{upload_id}" + (f":{form}" if form else "")
         style = discord.ButtonStyle.secondary
         super().__init__(discord.ui.Button(label=label, style=style, custom_id=custom_id))
         self.upload_id = UploadId(upload_id)
+        self.form = form
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> CodesButton:
-        return cls(match["upload_id"])
+        form = Format(match["form"]) if match["form"] else None
+        return cls(match["upload_id"], form=form)
 
     async def callback(self, interaction: discord.Interaction) -> None:
         deps = deps_of(interaction)
@@ -85,8 +90,17 @@ class CodesButton(_Logged, discord.ui.DynamicItem[Button], template=CODES_ID):
             text = _("No codes for this upload (deleted, or awaiting moderation).")
             await interaction.response.send_message(text, ephemeral=True)
             return
-        embed = codes_embed(codes.markdown, codes.bbcode, codes.html, _)
-        await interaction.response.send_message(embed=embed, ephemeral=True)
+        form = self.form or Format.MARKDOWN
+        embed = codes_embed(codes, form, _)
+        switch = discord.ui.View(timeout=None)
+        for each in Format:
+            switch.add_item(
+                CodesButton(self.upload_id, ("• " if each is form else "") + each.label, each)
+            )
+        if self.form is None:
+            await interaction.response.send_message(embed=embed, view=switch, ephemeral=True)
+        else:
+            await interaction.response.edit_message(embed=embed, view=switch)
 
 
 class DeleteButton(_Logged, discord.ui.DynamicItem[Button], template=DELETE_ID):

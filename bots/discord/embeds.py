@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from core.codes import EmbedCodes, Format
 from core.i18n import Translator
 from core.messages import Hints, describe_error
 from core.service.batch import ItemOutcome, Refused
@@ -56,8 +57,12 @@ def deleted_embed(_: Translator) -> discord.Embed:
     return discord.Embed(description="🗑 " + _("Deleted from picloud."), colour=FAILED_COLOUR)
 
 
-def codes_embed(markdown: str, bbcode: str, html: str, _: Translator) -> discord.Embed:
-    embed = discord.Embed(title=_("Codes"), colour=EMBED_COLOUR)
-    for label, code in (("Markdown", markdown), ("BBCode", bbcode), ("HTML", html)):
-        embed.add_field(name=label, value=f"```\n{code}\n```", inline=False)
+def codes_embed(codes: EmbedCodes, form: Format, _: Translator) -> discord.Embed:
+    """The links, then each variant in ``form``, each in a code block (a click copies)."""
+    embed = discord.Embed(title=f"{_('Codes')} · {form.label}", colour=EMBED_COLOUR)
+    for name, link in ((_("Viewer link"), codes.viewer), (_("Direct link"), codes.direct)):
+        if link:
+            embed.add_field(name=name, value=f"```\n{link}\n```", inline=False)
+    for variant, code in codes.codes(form):
+        embed.add_field(name=_(variant.label), value=f"```\n{code}\n```", inline=False)
     return embed

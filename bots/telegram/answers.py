@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
 
-from core.codes import EmbedCodes
+from core.codes import EmbedCodes, Format
 from core.i18n import Translator
 from core.service.types import UploadView
 
@@ -153,10 +153,20 @@ def without_upload(
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def codes_text(codes: EmbedCodes, _: Translator) -> str:
-    parts = [
-        ("Markdown", codes.markdown),
-        ("BBCode", codes.bbcode),
-        ("HTML", codes.html),
+def codes_answer(codes: EmbedCodes, form: Format, upload_id: str, _: Translator) -> Answer:
+    """One compact message: the links, then each variant in ``form``, each code in a
+    monospace block (a tap copies it); buttons switch the format in place."""
+    lines = [f"<b>{_('Codes')}</b> · {form.label}"]
+    links = [(_("Viewer link"), codes.viewer), (_("Direct link"), codes.direct)]
+    named = [*links, *((_(variant.label), code) for variant, code in codes.codes(form))]
+    lines.extend(
+        f"{html.escape(name)}\n<code>{html.escape(code)}</code>" for name, code in named if code
+    )
+    switch = [
+        InlineKeyboardButton(
+            ("• " if each is form else "") + each.label,
+            callback_data=f"{callback(CODES, upload_id)}:{each}",
+        )
+        for each in Format
     ]
-    return "\n\n".join(f"<b>{label}</b>\n<code>{html.escape(code)}</code>" for label, code in parts)
+    return Answer("\n".join(lines), InlineKeyboardMarkup([switch]), _NO_PREVIEW)

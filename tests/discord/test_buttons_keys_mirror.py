@@ -108,17 +108,39 @@ async def test_forged_component_id_is_refused(keyed_bot: Bot) -> None:
     assert "no longer known" in refusal.data["content"]
 
 
-async def test_codes_are_ephemeral(keyed_bot: Bot) -> None:
+async def test_codes_are_ephemeral_and_switch_format_in_place(keyed_bot: Bot) -> None:
     bot = keyed_bot
     answer = await uploaded(bot, bot.alice, 5)
     pressed = await press(bot, bot.bob, answer, component(answer, "picloud:codes:"))
     response = bot.fake.response(pressed)
     assert response is not None
     assert response.ephemeral
-    fields = {field["name"]: field["value"] for field in response.data["embeds"][0]["fields"]}
-    assert set(fields) == {"Markdown", "BBCode", "HTML"}
+    (embed,) = response.data["embeds"]
+    fields = {field["name"]: field["value"] for field in embed["fields"]}
     (upload,) = bot.host.uploads.values()
-    assert upload.image["url_viewer"] in fields["BBCode"]
+    page, thumb, title = upload.image["url_viewer"], upload.image["thumb"]["url"], upload.title
+    assert embed["title"].endswith("Markdown")
+    # A small picture: no medium size; full size first. Bob reads Russian.
+    assert list(fields) == [
+        "Ссылка на страницу",
+        "Прямая ссылка",
+        "Полный размер",
+        "Полный размер со ссылкой",
+        "Миниатюра со ссылкой",
+    ]
+    assert f"[![{title}]({thumb})]({page})" in fields["Миниатюра со ссылкой"]
+
+    codes_message = bot.fake.original_response(pressed)
+    assert codes_message is not None
+    (to_html,) = [i for i in custom_ids(codes_message) if i.endswith(":html")]
+    switch = await press(bot, bot.bob, codes_message, to_html)
+    switched = bot.fake.response(switch)
+    assert switched is not None and switched.type == 7  # the same message, edited
+    html_fields = {f["name"]: f["value"] for f in switched.data["embeds"][0]["fields"]}
+    assert (
+        f'<a href="{page}"><img src="{thumb}" alt="{title}"></a>'
+        in html_fields["Миниатюра со ссылкой"]
+    )
 
 
 async def test_delete_button_still_works_after_a_restart(open_bot: OpenBot) -> None:

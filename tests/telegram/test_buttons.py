@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tests.fakes.chevereto import MEDIUM_WIDTH
 from tests.fakes.media import png_bytes
 from tests.fakes.telegram import Call
 from tests.telegram.conftest import JSON, Bot, button_data
@@ -143,21 +144,57 @@ async def test_forged_or_stale_button_is_refused(keyed_bot: Bot) -> None:
     assert "already deleted" in refusal.params["text"]
 
 
-async def test_codes_button_sends_markdown_bbcode_and_html(keyed_bot: Bot) -> None:
+async def test_codes_show_every_size_full_first_and_switch_format_in_place(
+    keyed_bot: Bot,
+) -> None:
     bot = keyed_bot
-    answer = await uploaded(bot, bot.alice_chat, bot.alice, 7)
-
-    bot.fake.press_button(bot.alice_chat, bot.alice, answer["message_id"], button(answer, "codes:"))
-    (call,) = await bot.fake.wait_for(
-        "sendMessage", where=lambda c: "BBCode" in c.params.get("text", "")
+    wide = png_bytes(width=MEDIUM_WIDTH + 100, height=20, seed=7)  # the host makes a medium
+    answer = await bot.answer_to(
+        bot.alice_chat, bot.fake.send_photo(bot.alice_chat, bot.alice, wide, caption="Kitten")
     )
 
+    bot.fake.press_button(bot.alice_chat, bot.alice, answer["message_id"], button(answer, "codes:"))
+    (sent,) = await bot.fake.wait_for("sendMessage", where=lambda c: "Codes" in c.params["text"])
+    codes = sent.result
     (upload,) = bot.host.uploads.values()
-    text = call.params["text"]
-    assert "Markdown" in text
-    assert "HTML" in text
-    assert f"[url={upload.image['url_viewer']}]" in text
-    assert "/delete/" not in text
+    page, image = upload.image["url_viewer"], upload.image["url"]
+    medium, thumb = upload.image["medium"]["url"], upload.image["thumb"]["url"]
+    assert codes["text"].splitlines() == [
+        "Codes · Markdown",
+        "Viewer link",
+        page,
+        "Direct link",
+        image,
+        "Full size",
+        f"![Kitten]({image})",
+        "Full size, linked",
+        f"[![Kitten]({image})]({page})",
+        "Medium, linked",
+        f"[![Kitten]({medium})]({page})",
+        "Thumbnail, linked",
+        f"[![Kitten]({thumb})]({page})",
+    ]
+    assert all(e["type"] == "code" for e in codes["entities"] if e["type"] != "bold")
+
+    (switched,) = [data for data in button_data(codes) if data.endswith(":bb")]
+    bot.fake.press_button(bot.alice_chat, bot.alice, codes["message_id"], switched)
+    (edit,) = await bot.fake.wait_for(
+        "editMessageText", where=lambda c: "BBCode" in c.params["text"]
+    )
+    lines = edit.params["text"]
+    assert f"[url={page}][img]{thumb}[/img][/url]" in lines
+    assert f"[img]{image}[/img]" in lines
+    assert "• BBCode" in str(edit.params["reply_markup"])
+    assert "/delete/" not in lines and "/delete/" not in codes["text"]
+
+
+async def test_codes_of_a_small_image_have_no_medium(keyed_bot: Bot) -> None:
+    bot = keyed_bot
+    answer = await uploaded(bot, bot.alice_chat, bot.alice, 17)
+    bot.fake.press_button(bot.alice_chat, bot.alice, answer["message_id"], button(answer, "codes:"))
+    (sent,) = await bot.fake.wait_for("sendMessage", where=lambda c: "Codes" in c.params["text"])
+    assert "Full size" in sent.params["text"] and "Thumbnail, linked" in sent.params["text"]
+    assert "Medium" not in sent.params["text"]
 
 
 async def test_forged_button_data_is_refused(keyed_bot: Bot) -> None:

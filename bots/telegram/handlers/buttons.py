@@ -10,13 +10,13 @@ import contextlib
 
 from telegram import CallbackQuery, Message, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bots.telegram.answers import codes_text, confirm_delete, without_upload
+from bots.telegram.answers import codes_answer, confirm_delete, without_upload
 from bots.telegram.deps import acknowledge, chat_ref, deps, translator_for, user_ref
 from core.chevereto.models import DeleteOutcome
-from core.codes import embed_codes
+from core.codes import Format, embed_codes
 from core.errors import NotFound, PermissionDenied
 from core.i18n import Translator
 from core.refs import ChatRef, UploadId
@@ -77,21 +77,42 @@ async def delete_cancelled(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 
 async def codes_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Codes: Markdown, BBCode and HTML to embed the upload elsewhere."""
+    """Codes: the links and the embed codes in one format, in a message of their own;
+    its format buttons switch that message to another format."""
     query = update.callback_query
     assert query is not None
     _ = await translator_for(update, context)
-    view = await deps(context).service.find(_upload_id(query))
+    upload_id, switched = _codes_wanted(query)
+    view = await deps(context).service.find(upload_id)
     codes = embed_codes(view) if view else None
     if codes is None or not isinstance(query.message, Message):
         await acknowledge(
             query, _("No codes for this upload (deleted, or awaiting moderation)."), alert=True
         )
         return
-    await query.message.reply_text(
-        codes_text(codes, _), parse_mode=ParseMode.HTML, disable_web_page_preview=True
-    )
+    answer = codes_answer(codes, switched or Format.MARKDOWN, upload_id, _)
+    if switched is None:
+        await query.message.reply_text(
+            answer.text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=answer.markup,
+            link_preview_options=answer.preview,
+        )
+    else:
+        with contextlib.suppress(BadRequest):  # pressed twice: "message is not modified"
+            await query.message.edit_text(
+                answer.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=answer.markup,
+                link_preview_options=answer.preview,
+            )
     await acknowledge(query)
+
+
+def _codes_wanted(query: CallbackQuery) -> tuple[UploadId, Format | None]:
+    """``codes:<id>`` (the answer's button) or ``codes:<id>:<format>`` (a switch)."""
+    _action, upload_id, form = [*(query.data or "").split(":"), ""][:3]
+    return UploadId(upload_id), Format(form) if form in set(Format) else None
 
 
 async def unknown_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -153,3 +153,14 @@ def mirroring_status(mirroring: bool, shared_key: bool, _: Translator) -> str:
         else _("Shared key: none (members need their own key)."),
     ]
     return "\n".join(lines)
+
+
+def sharex_warning(_: Translator, remove_key: str) -> str:
+    """What goes with a ShareX uploader, on every platform (``remove_key``: its command
+    to forget the key)."""
+    return _(
+        "Your ShareX uploader. It holds your API key: whoever has this file can upload "
+        "as you, so keep it to yourself (a new key on the site takes it back; {command} "
+        "only makes me forget it). In ShareX: Destinations → Custom uploader settings → "
+        "Import, or open the file."
+    ).format(command=remove_key)

@@ -57,6 +57,7 @@ from core.reach import reach
 from core.refs import Platform
 from core.runtime import Core
 from core.settings import Settings
+from core.sharex import ShareX
 from core.signs import Signs
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,7 @@ def make_deps(settings: Settings, core: Core) -> Deps:
         files=DiscordFiles(core.http),
         links=core.links,
         hints=hints,
+        sharex=ShareX(core.service.keys, settings.api_url),
         answers=channel_answers(hints, typing),
         typing=typing,
     )

@@ -6,6 +6,7 @@ ephemeral), defers (Discord allows three seconds), then calls the core service.
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import discord
@@ -35,8 +36,9 @@ from core.chevereto.models import UploadOptions
 from core.errors import InputError, KeyProblem
 from core.expiry import parse_optional_expiry
 from core.i18n import Translator, translator
-from core.messages import describe_error, describe_lost_copies, mirroring_status
+from core.messages import describe_error, describe_lost_copies, mirroring_status, sharex_warning
 from core.service.batch import Item, Link
+from core.sharex import FILE_NAME
 
 EXPIRY_CHOICES = ("10m", "1h", "6h", "1d", "1w", "1mo", "6mo", "1y")
 HISTORY_SIZE = 10
@@ -333,10 +335,30 @@ async def _refuse(interaction: discord.Interaction, text: str) -> None:
     await interaction.response.send_message(text, ephemeral=True)
 
 
+@app_commands.command(
+    name=locale_str("sharex"), description=locale_str("A ShareX uploader with your key")
+)
+async def sharex(interaction: discord.Interaction) -> None:
+    """A ShareX uploader (``.sxcu``) with the user's own key, seen by them alone."""
+    deps = deps_of(interaction)
+    _ = await translator_for(deps, interaction.user, interaction.locale)
+    uploader = await deps.sharex.uploader_for(user_ref(interaction.user))
+    if uploader is None:
+        text = _("Store your own key first (/key set): the ShareX file uploads with it.")
+        await interaction.response.send_message(text, ephemeral=True)
+        return
+    await interaction.response.send_message(
+        sharex_warning(_, "/key remove"),
+        file=discord.File(io.BytesIO(uploader), filename=FILE_NAME),
+        ephemeral=True,
+    )
+
+
 COMMANDS: tuple[
     app_commands.Command[Any, Any, Any] | app_commands.ContextMenu | app_commands.Group, ...
 ] = (
     upload,
+    sharex,
     upload_message,
     key,
     mirror,

@@ -16,6 +16,7 @@ from core.messages import Hints
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
 from core.service.uploads import UploadService
+from core.sharex import ShareX
 from core.signs import Signs
 
 if TYPE_CHECKING:  # the queue's answers carry the buttons, whose callbacks need Deps
@@ -30,6 +31,7 @@ class Deps:
     files: DiscordFiles
     links: LinkFetcher
     hints: Hints
+    sharex: ShareX
     answers: AnswerQueue[ChannelAnswer]
     """Answers posted into channels, paced by each channel's budget."""
     typing: Signs[discord.abc.Messageable]

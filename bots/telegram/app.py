@@ -31,7 +31,7 @@ from bots.telegram.answers import CODES, DELETE, DELETE_NO, DELETE_YES
 from bots.telegram.chat_actions import chat_actions, sign_of_life
 from bots.telegram.deps import DEPS_KEY, Deps
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
-from bots.telegram.handlers import buttons, commands, keys, mirror, settings, uploads
+from bots.telegram.handlers import buttons, commands, keys, mirror, settings, sharex, uploads
 from bots.telegram.handlers.errors import on_error
 from bots.telegram.inbox import InboxApplication, InboxQueue, KeptFirstRequest, replayer
 from bots.telegram.limits import MessageRateLimiter, OncePer
@@ -43,6 +43,7 @@ from core.reach import reach
 from core.refs import Platform
 from core.runtime import Core
 from core.settings import Settings
+from core.sharex import ShareX
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,7 @@ COMMANDS = (
     ("mirror", N_("Group admins: upload every media message")),
     ("settings", N_("Default expiry, nsfw, album, language")),
     ("history", N_("Your last 10 uploads")),
+    ("sharex", N_("A ShareX uploader with your key")),
 )
 
 
@@ -112,6 +114,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
             set_key="/setkey KEY",
             settings_url=api_key_page(settings.api_url),
         ),
+        sharex=ShareX(core.service.keys, settings.api_url),
     )
     register_handlers(application)
     return application
@@ -131,6 +134,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("mirror", mirror.mirror),
             CommandHandler("settings", settings.settings),
             CommandHandler("history", settings.history),
+            CommandHandler("sharex", sharex.sharex),
             CallbackQueryHandler(buttons.delete_pressed, pattern=rf"^{DELETE}:"),
             CallbackQueryHandler(buttons.delete_confirmed, pattern=rf"^{DELETE_YES}:"),
             CallbackQueryHandler(buttons.delete_cancelled, pattern=rf"^{DELETE_NO}:"),

@@ -22,6 +22,7 @@ from core.pacing import AnswerQueue
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
 from core.service.uploads import UploadService
+from core.sharex import ShareX
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Deps:
     answers: AnswerQueue[NewAnswer]
     chat_actions: ChatActions
     hints: Hints
+    sharex: ShareX
     bot_username: str = ""
     stray_hints: OncePer = field(default_factory=lambda: OncePer(STRAY_HINT_EVERY_S))
     """The pointer to /help answered to texts we don't use: once a minute per chat."""

@@ -64,6 +64,11 @@ class KeyRing:
     async def remove_user_key(self, user: UserRef) -> bool:
         return await self._repo.delete_user_key(user)
 
+    async def user_key(self, user: UserRef) -> SecretStr | None:
+        """The user's own key, whole: only for what goes to that user alone (a ShareX
+        uploader), never for a message."""
+        return await self._repo.get_user_key(user)
+
     async def show_user_key(self, user: UserRef) -> str | None:
         key = await self._repo.get_user_key(user)
         return mask_api_key(key) if key else None

@@ -10,14 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.chevereto.models import MediaType, UploadedMedia
-from core.db.database import create_engine, upgrade
+from core.db.database import MIGRATIONS, create_engine, upgrade
 from core.db.repository import NewJob, Repository
 from core.db.tables import JobStatus, Upload
 from core.errors import DatabaseUnavailable, SecretKeyError
@@ -110,7 +112,7 @@ async def test_migrations_apply_twice_without_change(engine: AsyncEngine) -> Non
     await upgrade(engine)
     async with engine.connect() as connection:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).one()
-    assert version[0] == "0003"
+    assert version[0] == "0004"
 
 
 async def test_instances_started_at_once_migrate_once() -> None:
@@ -124,7 +126,38 @@ async def test_instances_started_at_once_migrate_once() -> None:
         finally:
             for engine in engines:
                 await engine.dispose()
-    assert [tuple(row) for row in versions] == [("0003",)]
+    assert [tuple(row) for row in versions] == [("0004",)]
+
+
+async def test_uploads_made_before_search_are_found_by_it(database_url: str) -> None:
+    engine = create_engine(database_url)
+    options = '{"title": "Sunset", "description": "At the Beach", "tags": ["sea", "orange"]}'
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(_upgrade_to, "0003")
+            await connection.execute(
+                text(
+                    "INSERT INTO uploads (public_id, platform, user_id, status, attempts, "
+                    "source_ref, source_name, options_json, is_approved, created_at, "
+                    "updated_at) VALUES ('old1', 'telegram', '1001', 'done', 1, 'x', "
+                    "'IMG_0042.jpg', :options, true, :now, :now)"
+                ),
+                {"options": options, "now": datetime.now(UTC)},
+            )
+            await connection.commit()
+        await upgrade(engine)
+        async with engine.connect() as connection:
+            found = (await connection.execute(text("SELECT search_text FROM uploads"))).scalar()
+    finally:
+        await engine.dispose()
+    assert found == "sunset at the beach sea orange img_0042.jpg"
+
+
+def _upgrade_to(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
 
 
 async def test_user_key_round_trip_per_platform(repo: Repository) -> None:

@@ -20,6 +20,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -31,7 +32,16 @@ from bots.telegram.answers import CODES, DELETE, DELETE_NO, DELETE_YES
 from bots.telegram.chat_actions import chat_actions, sign_of_life
 from bots.telegram.deps import DEPS_KEY, Deps
 from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
-from bots.telegram.handlers import buttons, commands, keys, mirror, settings, sharex, uploads
+from bots.telegram.handlers import (
+    buttons,
+    commands,
+    inline,
+    keys,
+    mirror,
+    settings,
+    sharex,
+    uploads,
+)
 from bots.telegram.handlers.errors import on_error
 from bots.telegram.inbox import InboxApplication, InboxQueue, KeptFirstRequest, replayer
 from bots.telegram.limits import MessageRateLimiter, OncePer
@@ -141,6 +151,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CallbackQueryHandler(buttons.codes_pressed, pattern=rf"^{CODES}:"),
             CallbackQueryHandler(settings.setting_pressed, pattern=rf"^{settings.SETTING}:"),
             CallbackQueryHandler(buttons.unknown_pressed),  # after every known pattern
+            InlineQueryHandler(inline.search),
             MessageHandler(private & (MEDIA | LINKS) & ~filters.COMMAND, uploads.private_message),
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, commands.private_text),
             MessageHandler(groups & MEDIA, uploads.group_media),

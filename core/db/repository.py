@@ -44,6 +44,7 @@ from core.db.tables import (
     UserKey,
     UserPrefs,
     as_utc,
+    search_text,
     utcnow,
 )
 from core.errors import DatabaseUnavailable, LostAnswer, SecretKeyError
@@ -334,6 +335,7 @@ class Repository:
             source_size=job.source_size,
             content_type=job.content_type,
             options_json=json.dumps(job.options, ensure_ascii=False),
+            search_text=search_text(job.options, job.source_name),
             reply_target=job.reply_target,
             reply_secret_ciphertext=self.box.encrypt(job.reply_secret)
             if job.reply_secret
@@ -708,6 +710,33 @@ class Repository:
     async def recent_uploads(self, user: UserRef, limit: int = 10) -> list[Upload]:
         return await self._newest(user, limit, col(Upload.status) == JobStatus.DONE)
 
+    async def search_uploads(
+        self, user: UserRef, words: list[str], *, offset: int, limit: int
+    ) -> list[Upload]:
+        """The user's uploads with a public link, not expired, whose title, description,
+        tags or file name hold every word; newest first, ``limit`` from ``offset``."""
+        found = [
+            col(Upload.search_text).like(f"%{_escape_like(word.lower())}%", escape="\\")
+            for word in words
+        ]
+        now = utcnow()
+        query = (
+            select(Upload)
+            .where(
+                Upload.platform == user.platform,
+                Upload.user_id == user.user_id,
+                col(Upload.status) == JobStatus.DONE,
+                col(Upload.url_viewer).is_not(None),
+                or_(col(Upload.expires_at).is_(None), col(Upload.expires_at) > now),
+                *found,
+            )
+            .order_by(col(Upload.id).desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        async with self._session() as session:
+            return list((await session.exec(query)).all())
+
     async def lost_answers(self, user: UserRef, limit: int = 10) -> list[Upload]:
         """The user's jobs whose copy the host holds without our knowing its link."""
         lost = and_(col(Upload.status) == JobStatus.FAILED, col(Upload.last_error) == LOST_ANSWER)
@@ -785,3 +814,8 @@ def _expired(row: Upload, now: datetime) -> bool:
 
 def _encrypted(box: SecretBox, secret: str | None) -> str | None:
     return box.encrypt(secret) if secret else None
+
+
+def _escape_like(text: str) -> str:
+    """``text`` matched as itself in a LIKE pattern (``\\`` the escape)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

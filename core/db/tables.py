@@ -124,6 +124,9 @@ class Upload(SQLModel, table=True):
     )
     key_fingerprint: str | None = Field(default=None, max_length=64)
     content_md5: str | None = Field(default=None, max_length=32)
+    search_text: str | None = None
+    """Title, description, tags and file name, lower-cased: what a search of one's own
+    uploads looks in (see ``search_text``)."""
 
     remote_id: str | None = Field(default=None, max_length=64)
     media_type: str | None = Field(default=None, max_length=16)
@@ -148,6 +151,17 @@ class Upload(SQLModel, table=True):
     answered_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
+
+
+def search_text(options: dict[str, object], source_name: str) -> str:
+    """``Upload.search_text`` of an upload with these options (``options_json``)."""
+    tags = options.get("tags") or []
+    words = [
+        options.get("title"),
+        options.get("description"),
+        *(tags if isinstance(tags, list) else []),
+    ]
+    return " ".join(str(word) for word in [*words, source_name] if word).lower()
 
 
 class InboxEvent(SQLModel, table=True):

@@ -75,6 +75,9 @@ from core.service.types import (
 )
 
 log = logging.getLogger(__name__)
+
+MAX_SEARCH_WORDS = 8
+"""Words of a search that count: an inline query is at most 256 characters anyway."""
 T = TypeVar("T")
 
 INBOX_MEMORY = timedelta(days=1)
@@ -511,6 +514,15 @@ class UploadService:
 
     async def history(self, user: UserRef, limit: int = 10) -> list[UploadView]:
         return [view_of(row) for row in await self._repo.recent_uploads(user, limit)]
+
+    async def search(
+        self, user: UserRef, text: str, *, offset: int = 0, limit: int = 20
+    ) -> list[UploadView]:
+        """The user's uploads that can be shown (a public link, not expired) whose title,
+        description, tags or file name hold every word of ``text``; newest first."""
+        words = text.split()[:MAX_SEARCH_WORDS]
+        rows = await self._repo.search_uploads(user, words, offset=offset, limit=limit)
+        return [view_of(row) for row in rows]
 
     async def lost_copies(self, user: UserRef, limit: int = 10) -> list[LostCopy]:
         """Copies at the host without a link: the user's history names them."""

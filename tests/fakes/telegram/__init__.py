@@ -33,7 +33,9 @@ Methods
     sendMessage, sendPhoto, sendDocument, sendVideo, sendAnimation, sendAudio, sendVoice,
     sendSticker, sendMediaGroup, copyMessage, forwardMessage, editMessageText,
     editMessageCaption, editMessageReplyMarkup, editMessageMedia, deleteMessage,
-    deleteMessages, sendChatAction, answerCallbackQuery, getFile; getChat,
+    deleteMessages, sendChatAction, answerCallbackQuery, answerInlineQuery (results by URL
+    checked for the fields their type needs, at most 50, ids unique and 1-64 bytes;
+    documents by URL PDF or ZIP only), getFile; getChat,
     getChatMember, getChatAdministrators, getChatMemberCount. Accepted and answered
     ``true`` without a model: setChatMenuButton, setMyDefaultAdministratorRights,
     setMessageReaction, pinChatMessage, unpinChatMessage, unpinAllChatMessages, leaveChat.
@@ -105,7 +107,8 @@ Registering chats, users and files (each returns what it registered)
 Injecting updates (each queues an Update with a fresh update_id and returns it)
     send_text, send_photo, send_document, send_video, send_animation, send_sticker,
     send_audio, send_voice (all take ``reply_to=`` a message id or dict, ``forward=``
-    True, a user dict or a channel chat dict), press_button, my_chat_member,
+    True, a user dict or a channel chat dict), press_button, inline_query(user, query,
+    offset=""), my_chat_member,
     chat_member. A text's leading /command, @mentions and http(s) links get entities,
     as the clients send them. ``await deliver_webhook(update, secret_token=...)`` POSTs
     an update to the registered webhook and answers the HTTP status.
@@ -120,6 +123,7 @@ Inspection
     (TimeoutError naming the calls seen), messages(chat_id) (the bot's current
     messages, edits applied, deleted ones gone), message(chat_id, message_id) (any
     message, the users' too), file(file_id), deleted, downloads, callback_answers,
+    inline_answers (query id -> results, next_offset, is_personal, cache_time, button),
     webhook, pending_updates, withheld, my_commands(language_code="", scope=None),
     rate_limited (the calls the ``rate_limits`` answered 429: empty when the bot never
     provoked one).

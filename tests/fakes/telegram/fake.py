@@ -327,6 +327,7 @@ class TelegramFake(UpdateInjection, BotMethods, MessageMethods):
             "deleteMessages": self._delete_messages,
             "sendChatAction": self._send_chat_action,
             "answerCallbackQuery": self._answer_callback_query,
+            "answerInlineQuery": self._answer_inline_query,
             "getFile": self._get_file,
             "getChat": self._get_chat,
             "getChatMember": self._get_chat_member,

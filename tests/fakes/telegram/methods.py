@@ -9,7 +9,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from tests.fakes.telegram.models import _HTTP_URL, BOT_NAME, JSON, ApiError, Call, Webhook
+from tests.fakes.telegram.models import (
+    _HTTP_URL,
+    BOT_NAME,
+    INLINE_ID_LIMIT,
+    INLINE_RESULTS_LIMIT,
+    JSON,
+    ApiError,
+    Call,
+    Webhook,
+)
 from tests.fakes.telegram.requests import _flag, _int, _required
 from tests.fakes.telegram.state import FakeState, _wait
 
@@ -262,6 +271,33 @@ class BotMethods(FakeState):
         }
         return True
 
+    def _answer_inline_query(self, call: Call) -> bool:
+        query_id = str(_required(call, "inline_query_id"))
+        if query_id not in self._open_queries:
+            raise ApiError(400, _STALE_QUERY)
+        results = _required(call, "results")
+        if isinstance(results, str):
+            results = json.loads(results)
+        if not isinstance(results, list) or len(results) > INLINE_RESULTS_LIMIT:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(result.get("id", "")) for result in results]
+        if len(set(ids)) != len(ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_DUPLICATE")
+        for result in results:
+            _check_inline_result(result)
+        next_offset = str(call.params.get("next_offset") or "")
+        if len(next_offset.encode()) > INLINE_ID_LIMIT:
+            raise ApiError(400, "Bad Request: NEXT_OFFSET_INVALID")
+        self._open_queries.discard(query_id)
+        self.inline_answers[query_id] = {
+            "results": results,
+            "next_offset": next_offset,
+            "is_personal": _flag(call.params.get("is_personal")),
+            "cache_time": _int(call, "cache_time", 300),
+            "button": call.params.get("button"),
+        }
+        return True
+
     def _get_file(self, call: Call) -> JSON:
         ref = self._files_by_id.get(str(_required(call, "file_id")))
         if ref is None:
@@ -274,3 +310,30 @@ class BotMethods(FakeState):
             "file_size": ref.file_size,
             "file_path": ref.file_path,
         }
+
+
+_INLINE_RESULT_FIELDS = {
+    "article": ("title", "input_message_content"),
+    "photo": ("photo_url", "thumbnail_url"),
+    "gif": ("gif_url", "thumbnail_url"),
+    "mpeg4_gif": ("mpeg4_url", "thumbnail_url"),
+    "video": ("video_url", "mime_type", "thumbnail_url", "title"),
+    "document": ("title", "document_url", "mime_type"),
+}
+"""What each result type sent by URL needs, as the Bot API lists it."""
+
+
+def _check_inline_result(result: JSON) -> None:
+    kind, result_id = result.get("type"), str(result.get("id", ""))
+    if not 1 <= len(result_id.encode()) <= INLINE_ID_LIMIT:
+        raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+    if kind not in _INLINE_RESULT_FIELDS:
+        raise ApiError(400, f"Bad Request: result type {kind!r} is not supported here")
+    missing = [name for name in _INLINE_RESULT_FIELDS[kind] if not result.get(name)]
+    if missing:
+        raise ApiError(400, f"Bad Request: {missing[0]} is empty in result {result_id}")
+    if kind == "document" and result["mime_type"] not in ("application/pdf", "application/zip"):
+        raise ApiError(400, "Bad Request: only PDF and ZIP documents can be sent by URL")
+    for name in ("photo_url", "gif_url", "mpeg4_url", "video_url", "document_url", "thumbnail_url"):
+        if name in result and not _HTTP_URL.match(str(result[name])):
+            raise ApiError(400, f"Bad Request: wrong HTTP URL in {name}")

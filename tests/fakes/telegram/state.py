@@ -156,6 +156,7 @@ class FakeState(LocalServer):
         self.deleted: list[tuple[int, int]] = []
         self.downloads: list[Download] = []
         self.callback_answers: dict[str, JSON] = {}
+        self.inline_answers: dict[str, JSON] = {}
         self.withheld: list[JSON] = []
         self.rate_limited: list[Call] = []  # the calls the rate limits answered 429
         self._calls_changed = asyncio.Event()

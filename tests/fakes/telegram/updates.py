@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.telegram.models import JSON, FileRef
+from tests.fakes.telegram.models import INLINE_QUERY_LIMIT, JSON, FileRef
 from tests.fakes.telegram.state import FakeState, _image_size, _without_reply
 from tests.fakes.telegram.text import detect_entities
 
@@ -209,6 +209,17 @@ class UpdateInjection(FakeState):
             "data": callback_data,
         }
         return self._queue({"callback_query": query})
+
+    def inline_query(self, user: JSON, query: str, *, offset: str = "") -> JSON:
+        """``user`` typed ``@bot query`` in some chat (``offset``: the ``next_offset`` of
+        the answer before, when they scrolled on)."""
+        if len(query) > INLINE_QUERY_LIMIT:
+            raise ValueError(f"an inline query is at most {INLINE_QUERY_LIMIT} characters")
+        self.users.setdefault(user["id"], user)
+        query_id = str(next(self._query_ids))
+        self._open_queries.add(query_id)
+        inline = {"id": query_id, "from": user, "query": query, "offset": offset}
+        return self._queue({"inline_query": {**inline, "chat_type": "sender"}})
 
     def my_chat_member(
         self, chat: JSON, user: JSON, *, status: str = "member", old_status: str = "left"

@@ -3,7 +3,7 @@ one on what to do, in their language, the same in every front-end."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -31,6 +31,8 @@ from core.errors import (
     UrlUploadsDisabled,
 )
 from core.i18n import Translator
+from core.refs import UserRef
+from core.service.stats import Stats
 from core.service.types import LostCopy
 
 
@@ -164,3 +166,33 @@ def sharex_warning(_: Translator, remove_key: str) -> str:
         "only makes me forget it). In ShareX: Destinations → Custom uploader settings → "
         "Import, or open the file."
     ).format(command=remove_key)
+
+
+def describe_stats(stats: Stats, _: Translator, name_of: Callable[[UserRef], str]) -> str:
+    """Uploads and bytes per period, the top uploaders of the longest (``name_of`` shows
+    one as the platform can), and failures by kind when counted."""
+    lines = [
+        _("{days} days: uploads {count}, {size}").format(
+            days=period.days, count=period.uploads, size=human_bytes(period.bytes)
+        )
+        for period in stats.periods
+    ]
+    longest = stats.periods[-1]
+    if longest.top:
+        top = ", ".join(f"{name_of(user)} ({count})" for user, count in longest.top)
+        lines.append(_("Top uploaders, {days} days: {top}").format(days=longest.days, top=top))
+    if stats.errors:
+        failures = ", ".join(f"{kind} {count}" for kind, count in stats.errors.items())
+        lines.append(
+            _("Failures, {days} days: {failures}").format(days=longest.days, failures=failures)
+        )
+    return "\n".join(lines)
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")

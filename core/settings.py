@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     database_wait_s: float = Field(30.0, ge=0, le=3600, validation_alias="PICLOUD_DATABASE_WAIT_S")
     http_listen: str | None = Field(None, validation_alias="PICLOUD_HTTP_LISTEN")
     """``host:port`` for /healthz, /readyz and /metrics; unset: not served."""
+    admin_ids: Annotated[tuple[str, ...], NoDecode] = Field(
+        (), validation_alias="PICLOUD_ADMIN_IDS"
+    )
+    """Operators, ``telegram:<user id>`` or ``discord:<user id>``: their ``/stats`` covers
+    everything."""
     log_format: Literal["text", "json"] = Field("text", validation_alias="PICLOUD_LOG_FORMAT")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias="PICLOUD_LOG_LEVEL"
@@ -134,6 +139,23 @@ class Settings(BaseSettings):
         if len(set(ids)) != len(ids):
             raise _shard_error("lists a shard twice")
         return ids
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _admins_listed(cls, value: object) -> object:
+        """``telegram:1001, discord:2002`` from the environment; blank is none."""
+        if not isinstance(value, str):
+            return value
+        admins = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+        for admin in admins:
+            platform, _sep, user_id = admin.partition(":")
+            if platform not in ("telegram", "discord") or not user_id.isdecimal():
+                raise PydanticCustomError(
+                    "admin_ids",
+                    "wants platform:user id pairs separated by commas, such as "
+                    "telegram:1001,discord:2002",
+                )
+        return admins
 
     @property
     def discord_shards(self) -> tuple[int, ...] | None:

@@ -266,3 +266,10 @@ async def test_bad_setting_names_the_variable_not_its_value(shell: Shell) -> Non
     assert "PICLOUD_MAX_UPLOAD_MB" in run.err
     assert "lots" not in run.err
     assert TOKEN_LIKE not in run.err
+
+
+async def test_operators_that_are_not_platform_and_id_are_refused(shell: Shell) -> None:
+    run = await shell("run", PICLOUD_ADMIN_IDS="alice, 1001", TELEGRAM_BOT_TOKEN=TOKEN_LIKE)
+    assert run.code == 2
+    assert "PICLOUD_ADMIN_IDS: wants platform:user id pairs" in run.err
+    assert len(run.err.strip().splitlines()) == 1

@@ -194,6 +194,7 @@ def make_deps(settings: Settings, core: Core) -> Deps:
         links=core.links,
         hints=hints,
         sharex=ShareX(core.service.keys, settings.api_url),
+        operators=frozenset(settings.admin_ids),
         answers=channel_answers(hints, typing),
         typing=typing,
     )

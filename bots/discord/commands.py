@@ -24,7 +24,7 @@ from bots.discord.deps import (
     translator_for,
     user_ref,
 )
-from bots.discord.embeds import upload_embed
+from bots.discord.embeds import EMBED_COLOUR, upload_embed
 from bots.discord.uploading import (
     DeferredResponse,
     answered,
@@ -32,12 +32,21 @@ from bots.discord.uploading import (
     keep,
     upload_arrival,
 )
+from core.charts import bar_chart_png
 from core.chevereto.models import UploadOptions
 from core.errors import InputError, KeyProblem
 from core.expiry import parse_optional_expiry
 from core.i18n import Translator, translator
-from core.messages import describe_error, describe_lost_copies, mirroring_status, sharex_warning
+from core.messages import (
+    describe_error,
+    describe_lost_copies,
+    describe_stats,
+    mirroring_status,
+    sharex_warning,
+)
+from core.refs import UserRef
 from core.service.batch import Item, Link
+from core.service.stats import is_operator
 from core.sharex import FILE_NAME
 
 EXPIRY_CHOICES = ("10m", "1h", "6h", "1d", "1w", "1mo", "6mo", "1y")
@@ -354,11 +363,47 @@ async def sharex(interaction: discord.Interaction) -> None:
     )
 
 
+@app_commands.command(
+    name=locale_str("stats"),
+    description=locale_str("Uploads of the last 7 and 30 days (Manage Server)"),
+)
+async def stats(interaction: discord.Interaction) -> None:
+    """A server's uploads for those who manage it; everything for the operator, in DMs."""
+    deps = deps_of(interaction)
+    _ = await translator_for(deps, interaction.user, interaction.locale)
+    server = server_ref(interaction.guild_id)
+    if server is not None and interaction.permissions.manage_guild:
+        counted, heading = await deps.service.statistics.of_chat(server), _("This server")
+    elif server is None and is_operator(deps.operators, user_ref(interaction.user)):
+        counted, heading = await deps.service.statistics.of_everything(), _("Everything")
+    else:
+        text = _("Statistics are for those who manage a server, and for the bot's operator.")
+        await interaction.response.send_message(text, ephemeral=True)
+        return
+    embed = discord.Embed(
+        title=f"📊 {heading}",
+        description=describe_stats(counted, _, _mention),
+        colour=EMBED_COLOUR,
+    )
+    embed.set_image(url="attachment://stats.png")
+    embed.set_footer(text=_("Uploads per day, last 30 days."))
+    chart = discord.File(io.BytesIO(bar_chart_png(counted.daily)), filename="stats.png")
+    await interaction.response.send_message(embed=embed, file=chart, ephemeral=True)
+
+
+def _mention(user: UserRef) -> str:
+    """A Discord user as a mention (shown as their name, never a ping in an embed)."""
+    if user.platform.value == "discord":
+        return f"<@{user.user_id}>"
+    return f"{user.platform.value}:{user.user_id}"
+
+
 COMMANDS: tuple[
     app_commands.Command[Any, Any, Any] | app_commands.ContextMenu | app_commands.Group, ...
 ] = (
     upload,
     sharex,
+    stats,
     upload_message,
     key,
     mirror,

@@ -32,6 +32,8 @@ class Deps:
     links: LinkFetcher
     hints: Hints
     sharex: ShareX
+    operators: frozenset[str]
+    """``PICLOUD_ADMIN_IDS``: who sees everything's statistics."""
     answers: AnswerQueue[ChannelAnswer]
     """Answers posted into channels, paced by each channel's budget."""
     typing: Signs[discord.abc.Messageable]

@@ -40,6 +40,7 @@ from bots.telegram.handlers import (
     mirror,
     settings,
     sharex,
+    stats,
     uploads,
 )
 from bots.telegram.handlers.errors import on_error
@@ -84,6 +85,7 @@ COMMANDS = (
     ("settings", N_("Default expiry, nsfw, album, language")),
     ("history", N_("Your last 10 uploads")),
     ("sharex", N_("A ShareX uploader with your key")),
+    ("stats", N_("Group admins: uploads of the last 7 and 30 days")),
 )
 
 
@@ -125,6 +127,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
             settings_url=api_key_page(settings.api_url),
         ),
         sharex=ShareX(core.service.keys, settings.api_url),
+        operators=frozenset(settings.admin_ids),
     )
     register_handlers(application)
     return application
@@ -145,6 +148,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("settings", settings.settings),
             CommandHandler("history", settings.history),
             CommandHandler("sharex", sharex.sharex),
+            CommandHandler("stats", stats.stats),
             CallbackQueryHandler(buttons.delete_pressed, pattern=rf"^{DELETE}:"),
             CallbackQueryHandler(buttons.delete_confirmed, pattern=rf"^{DELETE_YES}:"),
             CallbackQueryHandler(buttons.delete_cancelled, pattern=rf"^{DELETE_NO}:"),

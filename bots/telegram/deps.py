@@ -42,6 +42,8 @@ class Deps:
     chat_actions: ChatActions
     hints: Hints
     sharex: ShareX
+    operators: frozenset[str]
+    """``PICLOUD_ADMIN_IDS``: who sees everything's statistics."""
     bot_username: str = ""
     stray_hints: OncePer = field(default_factory=lambda: OncePer(STRAY_HINT_EVERY_S))
     """The pointer to /help answered to texts we don't use: once a minute per chat."""

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from pydantic import SecretStr
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
@@ -737,6 +738,22 @@ class Repository:
         async with self._session() as session:
             return list((await session.exec(query)).all())
 
+    async def jobs_since(self, since: datetime, chat: ChatRef | None) -> list[JobSummary]:
+        """Every job made since then, in ``chat`` or anywhere: what statistics count."""
+        uploads = UPLOADS.c
+        query = sa_select(
+            uploads.platform,
+            uploads.user_id,
+            uploads.status,
+            uploads.last_error,
+            func.coalesce(uploads.size, uploads.source_size),
+            uploads.created_at,
+        ).where(uploads.created_at >= since)
+        if chat is not None:
+            query = query.where(uploads.platform == chat.platform, uploads.chat_id == chat.chat_id)
+        async with self._transaction() as connection:
+            return [JobSummary(*row) for row in (await connection.execute(query)).all()]
+
     async def lost_answers(self, user: UserRef, limit: int = 10) -> list[Upload]:
         """The user's jobs whose copy the host holds without our knowing its link."""
         lost = and_(col(Upload.status) == JobStatus.FAILED, col(Upload.last_error) == LOST_ANSWER)
@@ -814,6 +831,15 @@ def _expired(row: Upload, now: datetime) -> bool:
 
 def _encrypted(box: SecretBox, secret: str | None) -> str | None:
     return box.encrypt(secret) if secret else None
+
+
+class JobSummary(NamedTuple):
+    platform: str
+    user_id: str
+    status: str
+    last_error: str | None
+    size: int | None
+    created_at: datetime
 
 
 def _escape_like(text: str) -> str:

@@ -56,6 +56,8 @@ HISTORY_SIZE = 10
 @app_commands.command(
     name=locale_str("upload"), description=locale_str("Upload a file or a link to picloud")
 )
+@app_commands.allowed_installs(guilds=True, users=True)
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
 @app_commands.rename(
     attachment=locale_str("attachment"),
     url=locale_str("url"),
@@ -121,6 +123,8 @@ async def expiry_choices(
 
 
 @app_commands.context_menu(name=locale_str("Upload to picloud"))
+@app_commands.allowed_installs(guilds=True, users=True)
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
 async def upload_message(interaction: discord.Interaction, message: discord.Message) -> None:
     """Every attachment and link of a message, in one answer."""
     deps = deps_of(interaction)
@@ -139,7 +143,14 @@ async def upload_message(interaction: discord.Interaction, message: discord.Mess
     await _upload_and_answer(interaction, deps, items, UploadOptions(nsfw=spoiler), language)
 
 
-key = app_commands.Group(name=locale_str("key"), description=locale_str("Your picloud API key"))
+key = app_commands.Group(
+    name=locale_str("key"),
+    description=locale_str("Your picloud API key"),
+    allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
+    allowed_contexts=app_commands.AppCommandContext(
+        guild=True, dm_channel=True, private_channel=True
+    ),
+)
 
 
 KEY_FORM = "picloud:key:user"
@@ -184,7 +195,11 @@ async def key_submitted(interaction: discord.Interaction) -> None:
         if form == KEY_FORM:
             masked = await keys.set_user_key(user_ref(interaction.user), typed)
             text = _("Key saved: {masked}").format(masked=masked)
-        elif (server := server_ref(interaction.guild_id)) and interaction.permissions.manage_guild:
+        elif (
+            (server := server_ref(interaction.guild_id))
+            and interaction.is_guild_integration()
+            and interaction.permissions.manage_guild
+        ):
             shared = await keys.set_chat_key(server, typed, user_ref(interaction.user))
             text = (
                 _("Server key saved: {masked}").format(masked=shared)
@@ -243,6 +258,9 @@ async def key_show(interaction: discord.Interaction) -> None:
 @app_commands.guild_only()
 async def key_server(interaction: discord.Interaction) -> None:
     _ = await translator_for(deps_of(interaction), interaction.user, interaction.locale)
+    if not interaction.is_guild_integration():
+        await _refuse(interaction, _("Add the bot to this server first: its key is for the bot."))
+        return
     if not interaction.permissions.manage_guild:
         await _refuse(interaction, _("Only members with Manage Server can set the server's key."))
         return
@@ -300,6 +318,8 @@ async def _set_mirroring(interaction: discord.Interaction, enabled: bool | None)
 
 
 @app_commands.command(name=locale_str("history"), description=locale_str("Your last 10 uploads"))
+@app_commands.allowed_installs(guilds=True, users=True)
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
 async def history(interaction: discord.Interaction) -> None:
     deps = deps_of(interaction)
     _ = await translator_for(deps, interaction.user, interaction.locale)
@@ -328,11 +348,19 @@ async def _upload_and_answer(
     follow-up."""
     arrival = Arrival.of_interaction(interaction, items, options, language)
     await keep(deps, arrival)
-    await interaction.response.defer(thinking=True)
-    response = DeferredResponse(interaction, translator(language))
+    private = where_the_bot_is_not(interaction)
+    await interaction.response.defer(thinking=True, ephemeral=private)
+    response = DeferredResponse(interaction, translator(language), ephemeral=private)
     answer = await upload_arrival(deps, arrival, on_delay=response.note_delay)
     await response.answer(answer)
     await answered(deps, arrival, answer)
+
+
+def where_the_bot_is_not(interaction: discord.Interaction) -> bool:
+    """Used through a user's own install, in a server that never added the bot or in a
+    group DM: the answer is for that user alone (the bot cannot post there)."""
+    foreign_server = interaction.guild_id is not None and not interaction.is_guild_integration()
+    return foreign_server or interaction.context.private_channel
 
 
 async def _check_key(deps: Deps, interaction: discord.Interaction) -> None:
@@ -347,6 +375,8 @@ async def _refuse(interaction: discord.Interaction, text: str) -> None:
 @app_commands.command(
     name=locale_str("sharex"), description=locale_str("A ShareX uploader with your key")
 )
+@app_commands.allowed_installs(guilds=True, users=True)
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
 async def sharex(interaction: discord.Interaction) -> None:
     """A ShareX uploader (``.sxcu``) with the user's own key, seen by them alone."""
     deps = deps_of(interaction)

@@ -184,9 +184,12 @@ class DeferredResponse:
     (the host busy, the database locked) once per reason, then the answer. Once a
     note is shown, the answer replaces it; notes never land after the answer."""
 
-    def __init__(self, interaction: discord.Interaction, _: Translator) -> None:
+    def __init__(
+        self, interaction: discord.Interaction, _: Translator, *, ephemeral: bool = False
+    ) -> None:
         self._interaction = interaction
         self._ = _
+        self._ephemeral = ephemeral
         self._told: set[type[Exception]] = set()
         self._editing = asyncio.Lock()
         self._answered = False
@@ -216,7 +219,9 @@ class DeferredResponse:
                     content=None, embeds=answer.embeds, view=answer.view
                 )
             else:
-                await self._interaction.followup.send(embeds=answer.embeds, view=view)
+                await self._interaction.followup.send(
+                    embeds=answer.embeds, view=view, ephemeral=self._ephemeral
+                )
 
 
 def replayer(client: discord.Client, deps: Deps) -> Replay:

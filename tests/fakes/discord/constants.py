@@ -96,6 +96,11 @@ DM_PERMISSIONS = int(
     | Perm.USE_EXTERNAL_EMOJIS
     | Perm.USE_APPLICATION_COMMANDS
 )
+USER_APP_PERMISSIONS = int(Perm.EMBED_LINKS | Perm.ATTACH_FILES | Perm.USE_EXTERNAL_EMOJIS)
+"""``app_permissions`` where only a user installed the app: its answers may carry embeds
+and files, and it sees or sends nothing else there."""
+ELSEWHERE = "_elsewhere"
+"""Marks a registered channel the bot is not in (never shown to the bot)."""
 # Without SEND_MESSAGES these go too; without VIEW_CHANNEL, everything.
 _NEEDS_SEND = int(Perm.SEND_TTS_MESSAGES | Perm.MENTION_EVERYONE | Perm.EMBED_LINKS)
 _NEEDS_SEND |= int(Perm.ATTACH_FILES)

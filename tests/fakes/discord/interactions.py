@@ -13,6 +13,8 @@ from tests.fakes.discord.constants import (
     ACTION_ROW,
     APPLICATION_COMMAND,
     CHAT_INPUT,
+    DEFAULT_EVERYONE,
+    ELSEWHERE,
     JSON,
     LABEL,
     MESSAGE_COMMAND,
@@ -85,6 +87,7 @@ class InteractionsMixin(GatewayMixin):
         """
         guild_id = None if guild is None else _id_of(guild)
         command = self._find_command(name, CHAT_INPUT, guild_id)
+        self._check_usable_there(command, channel)
         schema: list[JSON] = command.get("options", [])
         path = subcommand.split() if subcommand else []
         for part in path:
@@ -192,6 +195,7 @@ class InteractionsMixin(GatewayMixin):
         """The message context-menu command ``name`` used on ``target_message``."""
         guild_id = None if guild is None else _id_of(guild)
         command = self._find_command(name, MESSAGE_COMMAND, guild_id)
+        self._check_usable_there(command, channel)
         channel_id = _id_of(channel)
         target = self._messages.get(channel_id, {}).get(int(target_message["id"]))
         target = copy.deepcopy(target if target is not None else target_message)
@@ -353,10 +357,12 @@ class InteractionsMixin(GatewayMixin):
             "entitlements": [],
             "attachment_size_limit": self.max_upload_bytes,
             "channel_id": channel_json["id"],
-            "channel": copy.deepcopy(channel_json),
+            "channel": {k: v for k, v in channel_json.items() if k != ELSEWHERE},
             "app_permissions": str(self._bot_permissions(channel_json)),
         }
-        if guild is not None:
+        if channel_json.get(ELSEWHERE):
+            payload.update(_installed_by_user(self.users[user_id], channel_json))
+        elif guild is not None:
             guild_id = _id_of(guild)
             guild_json = self._guild(guild_id)
             self._join(guild_id, user)
@@ -413,6 +419,18 @@ class InteractionsMixin(GatewayMixin):
         """The interaction's callback, if the bot answered it."""
         return self._state(interaction).callback
 
+    def _check_usable_there(self, command: JSON, channel: JSON) -> None:
+        """Where the bot is not, a client offers only commands a user may install and
+        use in such a place (``integration_types`` 1, ``contexts`` 0 or 2)."""
+        found = self._channels.get(_id_of(channel))
+        if found is None or not found.get(ELSEWHERE):
+            return
+        context = SERVER_CONTEXT if "guild_id" in found else GROUP_DM_CONTEXT
+        if USER_INSTALL not in (command.get("integration_types") or [GUILD_INSTALL]):
+            raise ValueError(f"{command['name']!r} cannot be installed by a user")
+        if context not in (command.get("contexts") or [SERVER_CONTEXT, BOT_DM_CONTEXT]):
+            raise ValueError(f"{command['name']!r} is not offered in context {context}")
+
     async def wait_for_response(self, interaction: JSON, timeout: float = 5.0) -> Callback:
         """Wait for the bot's callback to ``interaction``."""
         state = self._state(interaction)
@@ -448,3 +466,41 @@ class InteractionsMixin(GatewayMixin):
             return f"{count} follow-ups to {interaction['id']} not seen in {timeout} s"
 
         return await self._wait_until(probe, timeout, describe)
+
+
+GUILD_INSTALL, USER_INSTALL = 0, 1
+SERVER_CONTEXT, BOT_DM_CONTEXT, GROUP_DM_CONTEXT = 0, 1, 2
+
+
+def _installed_by_user(user: JSON, channel: JSON) -> JSON:
+    """What an interaction carries where only ``user`` installed the app: no member
+    data beyond their own, the server's id alone, the user as the owner."""
+    owners = {str(USER_INSTALL): user["id"]}
+    if "guild_id" not in channel:
+        return {
+            "user": copy.deepcopy(user),
+            "authorizing_integration_owners": owners,
+            "context": GROUP_DM_CONTEXT,
+        }
+    member: JSON = {
+        "user": copy.deepcopy(user),
+        "roles": [],
+        "joined_at": "2026-01-01T00:00:00+00:00",
+        "nick": None,
+        "avatar": None,
+        "banner": None,
+        "premium_since": None,
+        "deaf": False,
+        "mute": False,
+        "pending": False,
+        "flags": 0,
+        "permissions": str(DEFAULT_EVERYONE),
+    }
+    return {
+        "guild_id": channel["guild_id"],
+        "guild": {"id": channel["guild_id"], "locale": "en-US", "features": []},
+        "guild_locale": "en-US",
+        "member": member,
+        "authorizing_integration_owners": owners,
+        "context": SERVER_CONTEXT,
+    }

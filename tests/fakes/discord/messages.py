@@ -15,6 +15,7 @@ from tests.fakes.discord.constants import (
     _SETTABLE_FLAGS,
     ACTION_ROW,
     BUTTON,
+    ELSEWHERE,
     EPHEMERAL,
     IS_COMPONENTS_V2,
     JSON,
@@ -49,7 +50,8 @@ class MessagesMixin(GatewayMixin):
         embeds: Iterable[JSON] = (),
         reply_to: JSON | None = None,
     ) -> JSON:
-        """``user`` posts a message: stored, then MESSAGE_CREATE (content per intents)."""
+        """``user`` posts a message: stored, then MESSAGE_CREATE (content per intents),
+        unless the bot is not in that channel (``elsewhere``)."""
         self._require_session()
         channel_json = self._channels.get(_id_of(channel))
         if channel_json is None:
@@ -66,7 +68,8 @@ class MessagesMixin(GatewayMixin):
         if reply_to is not None:
             reference = {"message_id": reply_to["id"], "channel_id": channel_json["id"]}
         message = self._new_message(channel_json, self.users[_id_of(user)], fields, reference)
-        await self._broadcast("MESSAGE_CREATE", self._event_message(message))
+        if not channel_json.get(ELSEWHERE):  # the bot sees only where it is
+            await self._broadcast("MESSAGE_CREATE", self._event_message(message))
         return self._event_message(message)
 
     # --- inspection ----------------------------------------------------------------------

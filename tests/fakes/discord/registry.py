@@ -20,8 +20,10 @@ from tests.fakes.discord.constants import (
     DEFAULT_BOT_PERMISSIONS,
     DEFAULT_EVERYONE,
     DM_PERMISSIONS,
+    ELSEWHERE,
     JSON,
     OWNER_ID,
+    USER_APP_PERMISSIONS,
     Perm,
 )
 from tests.fakes.discord.models import _Attachment, _id_of, _iso, _sid
@@ -152,6 +154,32 @@ class RegistryMixin(FakeState):
         }
         self._channels[id] = channel
         self._messages.setdefault(id, {})
+        return copy.deepcopy(channel)
+
+    def elsewhere(self, *, server: bool = True) -> JSON:
+        """A channel the bot is not in: a text channel of a server that never added it
+        (``server``), else a group DM. Only a user who installed the app can use its
+        commands there (``slash_command``/``message_command`` check the command allows
+        it); the bot itself can read and send nothing there."""
+        channel_id = self._snowflake()
+        channel: JSON = {"id": _sid(channel_id), "flags": 0, "last_message_id": None}
+        if server:
+            channel |= {
+                "type": 0,
+                "guild_id": _sid(self._snowflake()),
+                "name": "general",
+                "position": 0,
+                "permission_overwrites": [],
+                "topic": None,
+                "nsfw": False,
+                "parent_id": None,
+                "rate_limit_per_user": 0,
+            }
+        else:
+            channel |= {"type": 3, "name": None, "recipients": []}
+        channel[ELSEWHERE] = True
+        self._channels[channel_id] = channel
+        self._messages.setdefault(channel_id, {})
         return copy.deepcopy(channel)
 
     def dm_channel(self, user: JSON) -> JSON:
@@ -324,6 +352,8 @@ class RegistryMixin(FakeState):
         return perms
 
     def _bot_permissions(self, channel: JSON) -> int:
+        if channel.get(ELSEWHERE):
+            return USER_APP_PERMISSIONS
         guild_id = channel.get("guild_id")
         if guild_id is None:
             return DM_PERMISSIONS

@@ -37,6 +37,7 @@ from tests.fakes.discord.constants import (
 )
 from tests.fakes.discord.gateway import GatewayMixin
 from tests.fakes.discord.models import Callback, _id_of, _Interaction, _sid
+from tests.fakes.discord.registry import member_fields
 
 
 def _walk_components(components: Iterable[JSON]) -> Iterator[JSON]:
@@ -484,16 +485,7 @@ def _installed_by_user(user: JSON, channel: JSON) -> JSON:
         }
     member: JSON = {
         "user": copy.deepcopy(user),
-        "roles": [],
-        "joined_at": "2026-01-01T00:00:00+00:00",
-        "nick": None,
-        "avatar": None,
-        "banner": None,
-        "premium_since": None,
-        "deaf": False,
-        "mute": False,
-        "pending": False,
-        "flags": 0,
+        **member_fields("2026-01-01T00:00:00+00:00"),
         "permissions": str(DEFAULT_EVERYONE),
     }
     return {

@@ -241,19 +241,7 @@ class RegistryMixin(FakeState):
         members = self._members.setdefault(guild_id, {})
         user_id = _id_of(user)
         if user_id not in members:
-            members[user_id] = {
-                "roles": [],
-                "joined_at": _iso(self.clock()),
-                "nick": None,
-                "avatar": None,
-                "banner": None,
-                "premium_since": None,
-                "deaf": False,
-                "mute": False,
-                "flags": 0,
-                "pending": False,
-                "communication_disabled_until": None,
-            }
+            members[user_id] = member_fields(_iso(self.clock()))
         return members[user_id]
 
     def add_attachment(
@@ -458,3 +446,20 @@ class RegistryMixin(FakeState):
             "integration_types_config": {"0": {}},
             "tags": [],
         }
+
+
+def member_fields(joined_at: str) -> JSON:
+    """A guild member as Discord describes one, with no roles yet (the user apart)."""
+    return {
+        "roles": [],
+        "joined_at": joined_at,
+        "nick": None,
+        "avatar": None,
+        "banner": None,
+        "premium_since": None,
+        "deaf": False,
+        "mute": False,
+        "flags": 0,
+        "pending": False,
+        "communication_disabled_until": None,
+    }

@@ -159,6 +159,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             MessageHandler(private & (MEDIA | LINKS) & ~filters.COMMAND, uploads.private_message),
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, commands.private_text),
             MessageHandler(groups & MEDIA, uploads.group_media),
+            MessageHandler(filters.UpdateType.CHANNEL_POST & MEDIA, uploads.channel_post),
         ]
     )
     application.add_error_handler(on_error)

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Message, ReplyParameters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ExtBot
@@ -44,7 +44,7 @@ from core.chevereto.models import UploadOptions
 from core.errors import PicloudError
 from core.i18n import Translator, translator
 from core.messages import describe_delay, describe_error
-from core.refs import Platform
+from core.refs import Platform, UserRef
 from core.service.batch import (
     Item,
     ItemOutcome,
@@ -54,7 +54,7 @@ from core.service.batch import (
     fresh_items,
     upload_items,
 )
-from core.service.types import JobOutcome, MediaInput, UploadRequest
+from core.service.types import JobOutcome, MediaInput, UploadRequest, UploadView
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,8 @@ class Upload:
     replayed: bool = False
     left_out: int = 0
     """Links past the per-message cap: not uploaded, and the answer says so."""
+    owner: UserRef | None = None
+    """Whose uploads they are when the message has no sender (a channel's post)."""
 
 
 def origins_of(message: Message, count: int) -> list[str]:
@@ -192,6 +194,9 @@ async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     job = await _not_yet_accepted(deps, job)
     if not job.items:
         return  # recorded before a restart: the service answers those jobs
+    if job.message.chat.type == ChatType.CHANNEL:
+        await _upload_post(bot, deps, job)
+        return
     outcomes = [ItemOutcome(item) for item in job.items]
     status = await _status(bot, deps, job)
     if not all(isinstance(item, Refused) for item in job.items):
@@ -217,13 +222,53 @@ async def upload_and_answer(bot: Bot, deps: Deps, job: Upload) -> None:
     await deps.service.inbox.done(Platform.TELEGRAM, event, answered=answered_jobs(outcomes))
 
 
+async def _upload_post(bot: Bot, deps: Deps, job: Upload) -> None:
+    """A channel's post: uploaded without a word in the channel, then given Open buttons
+    (the post is the answer; subscribers see no bot message)."""
+    outcomes = await upload_items(deps.service, deps.links, job.items, _requests(job, None))
+    views = [outcome.view for outcome in outcomes]
+    await mark_post(bot, job.message.chat_id, job.message.message_id, views, job._)
+    event = str(job.event)
+    await deps.service.inbox.done(Platform.TELEGRAM, event, answered=answered_jobs(outcomes))
+
+
+async def mark_post(
+    bot: Bot, chat_id: int, post_id: int, views: Sequence[UploadView | None], _: Translator
+) -> None:
+    """Open buttons under a channel's post, one for each upload that has a page."""
+    opened = [view.url_viewer for view in views if view is not None and view.url_viewer]
+    if not opened:
+        log.info("a channel post's uploads have no page to show")
+        return
+    label = _("Open")
+    buttons = [
+        InlineKeyboardButton(label if len(opened) == 1 else f"{label} {number}", url=url)
+        for number, url in enumerate(opened, start=1)
+    ]
+    with contextlib.suppress(BadRequest):  # "not modified": shown before a restart
+        await bot.edit_message_reply_markup(
+            chat_id,
+            post_id,
+            reply_markup=InlineKeyboardMarkup([buttons]),
+            rate_limit_args=ESSENTIAL_RETRIES,
+        )
+
+
 async def _not_yet_accepted(deps: Deps, job: Upload) -> Upload:
     """The job less the items recorded before (only an update handled again has any)."""
     if not job.replayed:
         return job
     items, origins = await fresh_items(deps.service, Platform.TELEGRAM, job.items, job.origins)
     return Upload(
-        job.message, items, origins, job.options, job._, job.event, job.replayed, job.left_out
+        job.message,
+        items,
+        origins,
+        job.options,
+        job._,
+        job.event,
+        job.replayed,
+        job.left_out,
+        job.owner,
     )
 
 
@@ -242,10 +287,14 @@ async def _status(bot: Bot, deps: Deps, job: Upload) -> Status:
     return Status(bot, chat_id, job.message.message_id, note, message_id)
 
 
-def _requests(job: Upload, status: Status) -> RequestFor:
+def _requests(job: Upload, status: Status | None) -> RequestFor:
+    """``status`` None: nothing is shown while the uploads run (a channel's post)."""
     message = job.message
-    assert message.from_user is not None
-    user = user_ref(message.from_user)
+    if job.owner is not None:
+        user = job.owner
+    else:
+        assert message.from_user is not None
+        user = user_ref(message.from_user)
     chat = chat_ref(message.chat_id) if message.chat.type != ChatType.PRIVATE else None
     # Progress is shown for a single large file: an album's answer lists, it doesn't count.
     single = len(job.items) == 1
@@ -259,8 +308,8 @@ def _requests(job: Upload, status: Status) -> RequestFor:
             chat=chat,
             options=job.options,
             reply_target=_reply_target(job, item.name, single),
-            progress=ProgressReporter(status, job._) if single and large else None,
-            on_delay=DelayNotice(status, job._),
+            progress=ProgressReporter(status, job._) if status and single and large else None,
+            on_delay=DelayNotice(status, job._) if status else None,
             origin=origins[id(item)],
         )
 
@@ -298,7 +347,9 @@ def _reply_target(job: Upload, name: str, single: bool) -> str:
     message = job.message
     language = message.from_user.language_code if message.from_user else None
     target = {"chat": message.chat_id, "reply_to": message.message_id, "name": name}
-    if single:
+    if message.chat.type == ChatType.CHANNEL:
+        target["post"] = message.message_id  # answered by the post's buttons
+    elif single:
         target["event"] = job.event
     return json.dumps({**target, "lang": language})
 
@@ -361,6 +412,9 @@ def resumed_answerer(bot: Bot, deps: Deps) -> Callable[[JobOutcome], Awaitable[N
         else:
             assert outcome.error is not None
             item = Outcome(name, error=describe_error(outcome.error, _, deps.hints))
+        if "post" in target:
+            await mark_post(bot, target["chat"], target["post"], [outcome.result], _)
+            return
         try:
             status = await _resumed_status(deps, target)
             answer = render([item], _)

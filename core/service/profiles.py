@@ -28,6 +28,8 @@ class Preferences:
 class ChatSwitches:
     mirroring: bool
     has_key: bool
+    mirrored_by: str | None = None
+    """The user id of whoever switched mirroring on (a channel's uploads are theirs)."""
 
 
 class Profiles:
@@ -68,15 +70,22 @@ class Profiles:
 
     async def mirrors(self, chat: ChatRef) -> bool:
         """Whether ``chat`` mirrors: asked of every message in a group, so remembered."""
-        switches = await self._chats.get(chat, lambda: self.chat(chat))
-        return switches.mirroring
+        return (await self.switches(chat)).mirroring
+
+    async def switches(self, chat: ChatRef) -> ChatSwitches:
+        """``chat``'s switches, remembered a moment (see ``mirrors``)."""
+        return await self._chats.get(chat, lambda: self.chat(chat))
 
     async def chat(self, chat: ChatRef) -> ChatSwitches:
         """The chat's switches as stored now."""
         row = await self._repo.get_chat_settings(chat)
         if row is None:
             return ChatSwitches(mirroring=False, has_key=False)
-        return ChatSwitches(mirroring=row.mirror_enabled, has_key=row.key_ciphertext is not None)
+        return ChatSwitches(
+            mirroring=row.mirror_enabled,
+            has_key=row.key_ciphertext is not None,
+            mirrored_by=row.mirror_set_by,
+        )
 
     async def set_mirroring(self, chat: ChatRef, enabled: bool, by: UserRef) -> None:
         await self._repo.set_mirroring(chat, enabled, by)

@@ -26,7 +26,9 @@ import pytest
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bots.telegram.deps import chat_ref
 from core.db.tables import InboxEvent, Upload
+from core.refs import Platform, UserId, UserRef
 from tests.fakes.chevereto import CheveretoEmulator, Fault, UploadStage
 from tests.fakes.media import png_bytes
 from tests.fakes.server import Hold
@@ -267,3 +269,51 @@ async def _inbox_open(bot_process: BotProcesses) -> list[str]:
     async with bot_process.open_core() as core, AsyncSession(core.repo._engine) as session:
         query = select(InboxEvent.event_key).where(InboxEvent.done_at == None)  # noqa: E711
         return list((await session.exec(query)).all())
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["uploading", "marking"],
+    ids=["killed while the post uploads", "killed as its button goes on"],
+)
+async def test_a_channel_post_cut_off_by_a_kill_gets_its_button_after_the_restart(
+    where: str,
+    bot_process: BotProcesses,
+    telegram_fake: TelegramFake,
+    picloud: CheveretoEmulator,
+    alice: JSON,
+) -> None:
+    fake = telegram_fake
+    channel = fake.channel(-100_700, "Cats daily", username="catsdaily")
+    fake.set_member(channel["id"], fake.bot_id, "administrator", can_edit_messages=True)
+    await bot_process.store_user_key(alice["id"])
+    async with bot_process.open_core() as core:  # as /mirror channel @catsdaily does
+        await core.profiles.set_mirroring(chat_ref(channel["id"]), True, person(alice))
+    first = await started(bot_process())
+    hold: Hold[Any] = (
+        picloud.hold_upload(UploadStage.RECEIVING)
+        if where == "uploading"
+        else fake.hold("editMessageReplyMarkup")
+    )
+    post = fake.post_photo(channel, png_bytes(width=30, height=20, seed=230))
+    await hold.wait_reached(timeout=STEP_TIMEOUT)
+    first.kill()
+    hold.release(proceed=where == "uploading")  # a held edit never reached Telegram
+
+    second = await started(bot_process())
+    (marked,) = await fake.wait_for("editMessageReplyMarkup", timeout=STEP_TIMEOUT)
+    await asyncio.sleep(1.0)  # a second edit would show by now
+    assert (await second.terminate(timeout=STEP_TIMEOUT))[0] == 0
+
+    (copy,) = picloud.uploads.values()  # one copy at the host
+    assert marked.params["message_id"] == post["channel_post"]["message_id"]
+    assert len(fake.calls_to("editMessageReplyMarkup")) == 1  # the held call never went
+    (row,) = fake.message(channel["id"], marked.params["message_id"])["reply_markup"][
+        "inline_keyboard"
+    ]
+    assert row == [{"text": "Open", "url": copy.image["url_viewer"]}]
+    assert [c for c in fake.calls_to("sendMessage") if c.params["chat_id"] == channel["id"]] == []
+
+
+def person(user: JSON) -> UserRef:
+    return UserRef(Platform.TELEGRAM, UserId(str(user["id"])))

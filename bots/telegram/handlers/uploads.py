@@ -12,7 +12,8 @@ from bots.telegram.inbox import InboxApplication
 from bots.telegram.media import file_of, links_of, options_of, other_links
 from bots.telegram.uploading import MAX_LINKS, Upload, origins_of, upload_and_answer
 from core.chevereto.models import UploadOptions
-from core.i18n import Translator
+from core.i18n import Translator, translator
+from core.refs import Platform, UserId, UserRef
 from core.service.batch import Item, Link
 
 ALBUMS_KEY = "albums"
@@ -51,6 +52,33 @@ async def group_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         return
     if await deps(context).profiles.mirrors(chat_ref(message.chat_id)):
         await _upload_message(message, update, context)
+
+
+async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A post with media in a channel that has mirroring on: uploaded as the admin who
+    switched it on (their key, else the channel's), answered by buttons on the post."""
+    post = update.channel_post
+    if post is None:
+        return
+    switches = await deps(context).profiles.switches(chat_ref(post.chat_id))
+    if not switches.mirroring or switches.mirrored_by is None:
+        return
+    owner = UserRef(Platform.TELEGRAM, UserId(switches.mirrored_by))
+    items = _items_of(post, context)[:MAX_LINKS]
+    if not items:
+        return
+    prefs = await deps(context).profiles.preferences(owner)
+    job = Upload(
+        post,
+        items,
+        origins_of(post, len(items)),
+        options_of(post),
+        translator(prefs.language),
+        update.update_id,
+        _replayed(update, context),
+        owner=owner,
+    )
+    await upload_and_answer(context.bot, deps(context), job)
 
 
 async def _upload_message(

@@ -94,7 +94,9 @@ Knobs (plain attributes, settable at any time)
 Registering chats, users and files (each returns what it registered)
     user(id, first_name, language_code="en", username=None) -> dict (a User)
     private_chat(user) -> dict, group(chat_id, title, supergroup=True) -> dict (a Chat;
-    the bot is a plain member of a new group)
+    the bot is a plain member of a new group), channel(chat_id, title, username=None)
+    (the bot is not in it until set_member; as an admin there it may edit any post,
+    unless ``can_edit_messages=False``)
     set_member(chat_id, user_id, status="member", **rights): "creator", "administrator"
     (all usual rights on unless given, e.g. ``can_delete_messages=False``), "member",
     "restricted", "left", "kicked"; the bot's own id sets the bot's membership.
@@ -107,7 +109,9 @@ Registering chats, users and files (each returns what it registered)
 Injecting updates (each queues an Update with a fresh update_id and returns it)
     send_text, send_photo, send_document, send_video, send_animation, send_sticker,
     send_audio, send_voice (all take ``reply_to=`` a message id or dict, ``forward=``
-    True, a user dict or a channel chat dict), press_button, inline_query(user, query,
+    True, a user dict or a channel chat dict), post_photo(channel, content, caption=None)
+    (a ``channel_post``, delivered only when the bot is a member), press_button,
+    inline_query(user, query,
     offset=""), my_chat_member,
     chat_member. A text's leading /command, @mentions and http(s) links get entities,
     as the clients send them. ``await deliver_webhook(update, secret_token=...)`` POSTs

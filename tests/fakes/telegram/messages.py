@@ -251,7 +251,15 @@ class MessageMethods(FakeState):
         message = self._messages.get(chat["id"], {}).get(_int(call, "message_id"))
         if message is None:
             raise ApiError(400, "Bad Request: message to edit not found")
-        if message["from"]["id"] != self.bot_id:
+        if chat["type"] == "channel":
+            # An admin bot that may edit messages edits any post of the channel.
+            rights = self._members.get(chat["id"], {}).get(self.bot_id, {})
+            if rights.get("status") not in ("administrator", "creator") or not rights.get(
+                "can_edit_messages", True
+            ):
+                raise ApiError(400, "Bad Request: message can't be edited")
+            return message
+        if message.get("from", {}).get("id") != self.bot_id:
             raise ApiError(400, "Bad Request: message can't be edited")
         return message
 

@@ -202,6 +202,14 @@ class FakeState(LocalServer):
         self._members.setdefault(chat_id, {}).setdefault(self.bot_id, {"status": "member"})
         return chat
 
+    def channel(self, chat_id: int, title: str, *, username: str | None = None) -> JSON:
+        """A channel (a negative id); the bot is not in it until ``set_member`` says so."""
+        chat: JSON = {"id": chat_id, "type": "channel", "title": title}
+        if username is not None:
+            chat["username"] = username
+        self.chats[chat_id] = chat
+        return chat
+
     def set_member(self, chat_id: int, user_id: int, status: str = "member", **rights: Any) -> None:
         """Set a user's (or, with the bot's id, the bot's) status and rights in a chat."""
         if status not in _MEMBER_STATUSES:

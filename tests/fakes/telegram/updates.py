@@ -210,6 +210,28 @@ class UpdateInjection(FakeState):
         }
         return self._queue({"callback_query": query})
 
+    def post_photo(
+        self, channel: JSON, content: bytes | Path | FileRef, *, caption: str | None = None
+    ) -> JSON:
+        """A photo posted in ``channel``: a ``channel_post`` update, signed by the channel
+        (no ``from``), that reaches the bot only if it is a member there."""
+        size = _image_size(content.content if isinstance(content, FileRef) else content)
+        width, height = size or (1280, 960)
+        ref = self._register(content, "photo", {"width": width, "height": height})
+        fields: JSON = {"photo": self._photo_sizes(ref), "sender_chat": channel}
+        if caption:
+            fields["caption"] = caption
+            if found := detect_entities(caption):
+                fields["caption_entities"] = found
+        self.chats.setdefault(channel["id"], channel)
+        message_id = self._last_message_id.get(channel["id"], 0) + 1
+        self._last_message_id[channel["id"]] = message_id
+        post = {"message_id": message_id, "chat": channel, "date": int(self.clock()), **fields}
+        self._messages.setdefault(channel["id"], {})[message_id] = post
+        member = self._members.get(channel["id"], {}).get(self.bot_id, {})
+        visible = member.get("status") in ("administrator", "creator", "member")
+        return self._queue({"channel_post": copy.deepcopy(post)}, visible)
+
     def inline_query(self, user: JSON, query: str, *, offset: str = "") -> JSON:
         """``user`` typed ``@bot query`` in some chat (``offset``: the ``next_offset`` of
         the answer before, when they scrolled on)."""

@@ -533,3 +533,19 @@ async def test_a_source_recorded_in_clear_by_an_earlier_version_still_reads(
     found = await repo.find_upload(UploadId(row.public_id))
 
     assert found is not None and repo.source_of(found) == "file:/tmp/old.png"
+
+
+async def test_instances_started_at_once_on_a_new_database_all_accept_the_key() -> None:
+    key = Fernet.generate_key()
+    async with postgres_database(postgres_server()) as url:
+        engines = [create_engine(url) for _ in range(6)]
+        try:
+            await upgrade(engines[0])
+            repos = [Repository(engine, SecretBox(key)) for engine in engines]
+            assert all(await asyncio.gather(*(repo.answers() for repo in repos)))  # connected
+            # Each finds the database unsealed and seals it: one of them first.
+            await asyncio.gather(*(repo.verify_secret_box() for repo in repos))
+            await asyncio.gather(*(repo.verify_secret_box() for repo in repos))
+        finally:
+            for engine in engines:
+                await engine.dispose()

@@ -148,8 +148,11 @@ class Repository:
     # -- secret check ---------------------------------------------------------
 
     async def verify_secret_box(self) -> None:
-        """Prove this box opens what the database holds; seal an empty database."""
-        async with self._session() as session:
+        """Prove this box opens what the database holds; seal an empty database. Of
+        instances started at once on a new database, one seals it and the others check
+        against its seal."""
+
+        async def seal_or_check(session: AsyncSession) -> None:
             row = await session.get(Meta, SECRET_CHECK)
             if row is None:
                 session.add(
@@ -163,6 +166,8 @@ class Repository:
                     "the secret key (PICLOUD_SECRET_KEY or the data dir's secret.key) is not "
                     "the one this database was written with: restore the original key"
                 ) from None
+
+        await self._upsert(seal_or_check)
 
     # -- user keys ------------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bots.telegram.deps import chat_ref
 from tests.fakes.chevereto import USER_KEY
 from tests.fakes.media import png_bytes
-from tests.telegram.conftest import JSON, Bot
+from tests.telegram.conftest import GROUP_KEY, JSON, Bot
 
 CHANNEL_ID = -100_500
 
@@ -50,6 +50,19 @@ async def test_a_mirrored_channels_post_gets_an_open_button_and_no_message(
         c for c in bot.fake.calls_to("sendMessage") if c.params["chat_id"] == CHANNEL_ID
     ]
     assert into_channel == []  # nothing was said in the channel
+
+
+async def test_a_channel_key_set_like_a_groups_serves_an_admin_without_one(bot: Bot) -> None:
+    channel = cats_channel(bot)  # Alice administers it and has no key of her own
+    await say(bot, bot.alice_chat, bot.alice, "/mirror channel @catsdaily")
+    asked = await say(bot, bot.alice_chat, bot.alice, f"/start gk_{CHANNEL_ID}")
+    assert "API key now" in asked
+    assert "key saved" in await say(bot, bot.alice_chat, bot.alice, GROUP_KEY)
+
+    bot.fake.post_photo(channel, png_bytes(seed=203))
+    await bot.fake.wait_for("editMessageReplyMarkup", timeout=10)
+    (upload,) = bot.host.uploads.values()
+    assert upload.key == GROUP_KEY
 
 
 async def test_a_channel_without_mirroring_is_left_alone(keyed_bot: Bot) -> None:

@@ -31,7 +31,7 @@ from core.errors import (
     UrlUploadsDisabled,
 )
 from core.i18n import Translator
-from core.refs import UserRef
+from core.refs import Platform, UserRef
 from core.service.stats import Stats
 from core.service.types import LostCopy
 
@@ -168,9 +168,18 @@ def sharex_warning(_: Translator, remove_key: str) -> str:
     ).format(command=remove_key)
 
 
-def describe_stats(stats: Stats, _: Translator, name_of: Callable[[UserRef], str]) -> str:
-    """Uploads and bytes per period, the top uploaders of the longest (``name_of`` shows
-    one as the platform can), and failures by kind when counted."""
+def describe_stats(
+    stats: Stats, _: Translator, platform: Platform, mention: Callable[[str], str]
+) -> str:
+    """Uploads and bytes per period, the top uploaders of the longest, and failures by
+    kind when counted. ``mention`` shows a user of ``platform`` by id as it can (we keep
+    no names); another platform's user reads ``platform:id``."""
+
+    def name_of(user: UserRef) -> str:
+        if user.platform is platform:
+            return mention(user.user_id)
+        return f"{user.platform.value}:{user.user_id}"
+
     lines = [
         _("{days} days: uploads {count}, {size}").format(
             days=period.days, count=period.uploads, size=human_bytes(period.bytes)

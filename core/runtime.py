@@ -29,9 +29,11 @@ from core.secrets import (
 from core.service.keyring import KeyRing
 from core.service.leases import Lease
 from core.service.profiles import Profiles
+from core.service.stats import Statistics
 from core.service.uploads import ServiceLimits, UploadService
 from core.settings import Settings
 from core.shared_budget import SharedBudget
+from core.sharex import ShareX
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,8 @@ class Core:
     links: LinkFetcher
     http: httpx.AsyncClient
     shared_budget: SharedBudget | None
+    statistics: Statistics
+    sharex: ShareX
     """Rate limits spent by every instance together (PostgreSQL); None on SQLite."""
 
 
@@ -82,6 +86,8 @@ async def open_core(
                     links=links,
                     http=http,
                     shared_budget=None if _is_sqlite(engine) else SharedBudget(engine),
+                    statistics=Statistics(repo, settings.admin_ids),
+                    sharex=ShareX(keys, settings.api_url),
                 )
     finally:
         if lease is not None:

@@ -57,7 +57,6 @@ from core.reach import reach
 from core.refs import Platform
 from core.runtime import Core
 from core.settings import Settings
-from core.sharex import ShareX
 from core.signs import Signs
 
 log = logging.getLogger(__name__)
@@ -193,8 +192,8 @@ def make_deps(settings: Settings, core: Core) -> Deps:
         files=DiscordFiles(core.http),
         links=core.links,
         hints=hints,
-        sharex=ShareX(core.service.keys, settings.api_url),
-        operators=frozenset(settings.admin_ids),
+        sharex=core.sharex,
+        statistics=core.statistics,
         answers=channel_answers(hints, typing),
         typing=typing,
     )

@@ -44,9 +44,8 @@ from core.messages import (
     mirroring_status,
     sharex_warning,
 )
-from core.refs import UserRef
+from core.refs import Platform
 from core.service.batch import Item, Link
-from core.service.stats import is_operator
 from core.sharex import FILE_NAME
 
 EXPIRY_CHOICES = ("10m", "1h", "6h", "1d", "1w", "1mo", "6mo", "1y")
@@ -403,16 +402,16 @@ async def stats(interaction: discord.Interaction) -> None:
     _ = await translator_for(deps, interaction.user, interaction.locale)
     server = server_ref(interaction.guild_id)
     if server is not None and interaction.permissions.manage_guild:
-        counted, heading = await deps.service.statistics.of_chat(server), _("This server")
-    elif server is None and is_operator(deps.operators, user_ref(interaction.user)):
-        counted, heading = await deps.service.statistics.of_everything(), _("Everything")
+        counted, heading = await deps.statistics.of_chat(server), _("This server")
+    elif server is None and deps.statistics.is_operator(user_ref(interaction.user)):
+        counted, heading = await deps.statistics.of_everything(), _("Everything")
     else:
         text = _("Statistics are for those who manage a server, and for the bot's operator.")
         await interaction.response.send_message(text, ephemeral=True)
         return
     embed = discord.Embed(
         title=f"📊 {heading}",
-        description=describe_stats(counted, _, _mention),
+        description=describe_stats(counted, _, Platform.DISCORD, _mention),
         colour=EMBED_COLOUR,
     )
     embed.set_image(url="attachment://stats.png")
@@ -421,11 +420,9 @@ async def stats(interaction: discord.Interaction) -> None:
     await interaction.response.send_message(embed=embed, file=chart, ephemeral=True)
 
 
-def _mention(user: UserRef) -> str:
-    """A Discord user as a mention (shown as their name, never a ping in an embed)."""
-    if user.platform.value == "discord":
-        return f"<@{user.user_id}>"
-    return f"{user.platform.value}:{user.user_id}"
+def _mention(user_id: str) -> str:
+    """Shown as the user's name; never a ping inside an embed."""
+    return f"<@{user_id}>"
 
 
 COMMANDS: tuple[

@@ -15,6 +15,7 @@ from core.logging_setup import about
 from core.messages import Hints
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
+from core.service.stats import Statistics
 from core.service.uploads import UploadService
 from core.sharex import ShareX
 from core.signs import Signs
@@ -32,8 +33,7 @@ class Deps:
     links: LinkFetcher
     hints: Hints
     sharex: ShareX
-    operators: frozenset[str]
-    """``PICLOUD_ADMIN_IDS``: who sees everything's statistics."""
+    statistics: Statistics
     answers: AnswerQueue[ChannelAnswer]
     """Answers posted into channels, paced by each channel's budget."""
     typing: Signs[discord.abc.Messageable]

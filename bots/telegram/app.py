@@ -54,7 +54,6 @@ from core.reach import reach
 from core.refs import Platform
 from core.runtime import Core
 from core.settings import Settings
-from core.sharex import ShareX
 
 log = logging.getLogger(__name__)
 
@@ -126,8 +125,8 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
             set_key="/setkey KEY",
             settings_url=api_key_page(settings.api_url),
         ),
-        sharex=ShareX(core.service.keys, settings.api_url),
-        operators=frozenset(settings.admin_ids),
+        sharex=core.sharex,
+        statistics=core.statistics,
     )
     register_handlers(application)
     return application

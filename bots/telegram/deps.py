@@ -21,6 +21,7 @@ from core.messages import Hints
 from core.pacing import AnswerQueue
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
 from core.service.profiles import Profiles
+from core.service.stats import Statistics
 from core.service.uploads import UploadService
 from core.sharex import ShareX
 
@@ -42,8 +43,7 @@ class Deps:
     chat_actions: ChatActions
     hints: Hints
     sharex: ShareX
-    operators: frozenset[str]
-    """``PICLOUD_ADMIN_IDS``: who sees everything's statistics."""
+    statistics: Statistics
     bot_username: str = ""
     stray_hints: OncePer = field(default_factory=lambda: OncePer(STRAY_HINT_EVERY_S))
     """The pointer to /help answered to texts we don't use: once a minute per chat."""

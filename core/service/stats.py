@@ -36,14 +36,15 @@ class Stats:
     """Failures by kind over 30 days, most first (everything's statistics only)."""
 
 
-def is_operator(operators: Collection[str], user: UserRef) -> bool:
-    """Whether ``user`` is one of the operators (``PICLOUD_ADMIN_IDS``)."""
-    return f"{user.platform.value}:{user.user_id}" in operators
-
-
 class Statistics:
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, operators: Collection[str] = ()) -> None:
         self._repo = repo
+        self._operators = frozenset(operators)
+
+    def is_operator(self, user: UserRef) -> bool:
+        """Whether ``user`` is one of the operators (``PICLOUD_ADMIN_IDS``), who may see
+        everything's statistics."""
+        return f"{user.platform.value}:{user.user_id}" in self._operators
 
     async def of_chat(self, chat: ChatRef) -> Stats:
         """A group's (Telegram) or a server's (Discord) uploads."""

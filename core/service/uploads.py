@@ -63,7 +63,6 @@ from core.service.records import (
     stored_error,
     view_of,
 )
-from core.service.stats import Statistics
 from core.service.types import (
     FILE_SCHEME,
     Deliver,
@@ -151,7 +150,6 @@ class UploadService:
         self._deleting = KeyedLock()
         self._lease = lease
         self.inbox = Inbox(repo, lease)
-        self.statistics = Statistics(repo)
         self._in_hand: set[UploadId] = set()
         self._deliverers: dict[Platform, Deliver] = {}
         self._replayers: dict[Platform, Replay] = {}

@@ -67,20 +67,21 @@ def _result(view: UploadView, _: Translator) -> InlineQueryResult | None:
     title = view.title or _("Untitled")
     caption = f'<a href="{html.escape(view.url_viewer)}">{html.escape(title)}</a>'
     thumb = view.thumb_url or view.display_url or view.url
-    suffix = PurePosixPath(urlsplit(view.url or "").path).suffix.lower()
-    upload_id, html_mode = view.upload_id, ParseMode.HTML
-    if view.url and thumb and view.media_type is MediaType.VIDEO and suffix == ".mp4":
-        return InlineQueryResultVideo(
-            upload_id, view.url, "video/mp4", thumb, title, caption, parse_mode=html_mode
-        )
-    if view.url and thumb and suffix in (".jpg", ".jpeg"):
-        return InlineQueryResultPhoto(
-            upload_id, view.url, thumb, title=title, caption=caption, parse_mode=html_mode
-        )
-    if view.url and thumb and suffix == ".gif":
-        return InlineQueryResultGif(
-            upload_id, view.url, thumb, title=title, caption=caption, parse_mode=html_mode
-        )
+    if view.url and thumb:  # a file Telegram may fetch by URL, shown as itself
+        suffix = PurePosixPath(urlsplit(view.url).path).suffix.lower()
+        html_mode = ParseMode.HTML
+        if view.media_type is MediaType.VIDEO and suffix == ".mp4":
+            return InlineQueryResultVideo(
+                view.upload_id, view.url, "video/mp4", thumb, title, caption, parse_mode=html_mode
+            )
+        if suffix in (".jpg", ".jpeg"):
+            return InlineQueryResultPhoto(
+                view.upload_id, view.url, thumb, title=title, caption=caption, parse_mode=html_mode
+            )
+        if suffix == ".gif":
+            return InlineQueryResultGif(
+                view.upload_id, view.url, thumb, title=title, caption=caption, parse_mode=html_mode
+            )
     picture = view.display_url or view.url
     return InlineQueryResultArticle(
         id=view.upload_id,

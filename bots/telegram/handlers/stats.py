@@ -11,8 +11,7 @@ from telegram.ext import ContextTypes
 from bots.telegram.deps import chat_ref, deps, translator_for, user_ref
 from core.charts import bar_chart_png
 from core.messages import describe_stats
-from core.refs import UserRef
-from core.service.stats import is_operator
+from core.refs import Platform
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -21,20 +20,20 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     _ = await translator_for(update, context)
     found = deps(context)
-    statistics = found.service.statistics
+    statistics = found.statistics
     if message.chat.type in (ChatType.GROUP, ChatType.SUPERGROUP):
         if not await found.admins.is_admin(context.bot, message.chat_id, message.from_user.id):
             await message.reply_text(_("Only the group's admins can see its statistics."))
             return
         counted, heading = await statistics.of_chat(chat_ref(message.chat_id)), _("This group")
-    elif is_operator(found.operators, user_ref(message.from_user)):
+    elif statistics.is_operator(user_ref(message.from_user)):
         counted, heading = await statistics.of_everything(), _("Everything")
     else:
         await message.reply_text(
             _("Statistics are for a group's admins (send /stats there) and the bot's operator.")
         )
         return
-    text = describe_stats(counted, _, _mention)
+    text = describe_stats(counted, _, Platform.TELEGRAM, _mention)
     await message.reply_photo(
         InputFile(bar_chart_png(counted.daily), filename="stats.png"),
         caption=f"<b>📊 {heading}</b>\n{text}\n" + _("Uploads per day, last 30 days."),
@@ -42,8 +41,5 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     )
 
 
-def _mention(user: UserRef) -> str:
-    """A Telegram user as a link to them; another platform's by its reference."""
-    if user.platform.value == "telegram":
-        return f'<a href="tg://user?id={user.user_id}">{user.user_id}</a>'
-    return f"{user.platform.value}:{user.user_id}"
+def _mention(user_id: str) -> str:
+    return f'<a href="tg://user?id={user_id}">{user_id}</a>'

@@ -4,13 +4,15 @@
 - ``/readyz``: 200 when the database answers and every bot is connected, else 503;
   the body says which check failed (a readiness probe, a load balancer's check).
 - ``/metrics``: the counters of ``core/metrics.py`` in Prometheus' text format.
+
+Other routes (the web gallery's) are served beside them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from aiohttp import web
@@ -24,9 +26,11 @@ Check = Callable[[], Awaitable[bool]]
 
 
 @asynccontextmanager
-async def operations_endpoint(listen: str, checks: Mapping[str, Check]) -> AsyncIterator[str]:
-    """Serve the three paths on ``listen`` (``host:port``) while the context runs; yields
-    the base URL."""
+async def operations_endpoint(
+    listen: str, checks: Mapping[str, Check], routes: Sequence[web.AbstractRouteDef] = ()
+) -> AsyncIterator[str]:
+    """Serve the three paths and ``routes`` on ``listen`` (``host:port``) while the
+    context runs; yields the base URL."""
     host, _sep, port_text = listen.rpartition(":")
     if not port_text.isdigit():
         raise ConfigurationError(f"PICLOUD_HTTP_LISTEN wants host:port, not {listen!r}")
@@ -34,6 +38,7 @@ async def operations_endpoint(listen: str, checks: Mapping[str, Check]) -> Async
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readiness(checks))
     app.router.add_get("/metrics", _metrics)
+    app.router.add_routes(routes)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host or "0.0.0.0", int(port_text))  # noqa: S104 - meant to be reachable

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
+from bots.gallery.server import gallery_routes
 from bots.operations import Check, operations_endpoint
 from core.runtime import open_core
 from core.settings import Settings
@@ -74,7 +75,14 @@ async def _serve(settings: Settings, up: asyncio.Event, stopping: asyncio.Event)
             client = await bots.enter_async_context(discord_bot(settings, core))
             checks["discord"] = lambda: _now(client.is_ready() and not client.is_closed())
         if settings.http_listen is not None:
-            await bots.enter_async_context(operations_endpoint(settings.http_listen, checks))
+            gallery = (
+                gallery_routes(core.gallery, core.service, settings.telegram_bot_token)
+                if core.gallery.enabled
+                else []
+            )
+            await bots.enter_async_context(
+                operations_endpoint(settings.http_listen, checks, gallery)
+            )
         up.set()
         await stopping.wait()
         for stop_intake in intake:

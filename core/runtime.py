@@ -26,6 +26,7 @@ from core.secrets import (
     parse_secret_key,
     read_secret_file,
 )
+from core.service.gallery import GalleryPasses
 from core.service.keyring import KeyRing
 from core.service.leases import Lease
 from core.service.profiles import Profiles
@@ -45,9 +46,10 @@ class Core:
     links: LinkFetcher
     http: httpx.AsyncClient
     shared_budget: SharedBudget | None
+    """Rate limits spent by every instance together (PostgreSQL); None on SQLite."""
     statistics: Statistics
     sharex: ShareX
-    """Rate limits spent by every instance together (PostgreSQL); None on SQLite."""
+    gallery: GalleryPasses
 
 
 @asynccontextmanager
@@ -88,6 +90,7 @@ async def open_core(
                     shared_budget=None if _is_sqlite(engine) else SharedBudget(engine),
                     statistics=Statistics(repo, settings.admin_ids),
                     sharex=ShareX(keys, settings.api_url),
+                    gallery=GalleryPasses(repo, settings.public_url),
                 )
     finally:
         if lease is not None:

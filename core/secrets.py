@@ -47,6 +47,11 @@ class SecretBox:
         """Same input, same output, under this box's key only (HMAC-SHA256)."""
         return hmac.new(self._mac_key, plaintext.encode(), hashlib.sha256).hexdigest()
 
+    def sign(self, purpose: str, message: str) -> str:
+        """A signature of ``message`` for one ``purpose`` (a signature made for one
+        purpose is no good for another, nor a fingerprint for either)."""
+        return self.fingerprint(f"sign\x00{purpose}\x00{message}")
+
 
 def parse_secret_key(value: str, origin: str) -> bytes:
     key = value.strip().encode("ascii", errors="replace")

@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     stop_grace_s: float = Field(8.0, ge=0, le=300, validation_alias="PICLOUD_STOP_GRACE_S")
     database_wait_s: float = Field(30.0, ge=0, le=3600, validation_alias="PICLOUD_DATABASE_WAIT_S")
     http_listen: str | None = Field(None, validation_alias="PICLOUD_HTTP_LISTEN")
-    """``host:port`` for /healthz, /readyz and /metrics; unset: not served."""
+    """``host:port`` for /healthz, /readyz, /metrics and the gallery; unset: not served."""
+    public_url: str | None = Field(None, validation_alias="PICLOUD_PUBLIC_URL")
+    """Where people reach that server (``https://bots.example.org``): the gallery's links
+    start with it; unset: no gallery."""
     admin_ids: Annotated[tuple[str, ...], NoDecode] = Field(
         (), validation_alias="PICLOUD_ADMIN_IDS"
     )
@@ -96,6 +99,21 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url_as_base(cls, value: object) -> object:
+        """Blank is unset; the base is kept without a trailing slash."""
+        if not isinstance(value, str):
+            return value
+        value = value.strip().rstrip("/")
+        if not value:
+            return None
+        if not value.startswith(("https://", "http://")) or "#" in value or "?" in value:
+            raise PydanticCustomError(
+                "public_url", "wants the server's base address, such as https://bots.example.org"
+            )
         return value
 
     @field_validator("discord_shard_count", mode="before")

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from playwright.async_api import Browser
 
+from tests.browser import chromium
 from tests.fakes.chevereto import USER_KEY as USER_KEY
 from tests.fakes.chevereto import CheveretoEmulator
 
@@ -42,3 +44,10 @@ async def link_site() -> AsyncIterator[str]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's chromium under Playwright; the test skips where it is not installed."""
+    async with chromium() as launched:
+        yield launched

@@ -112,7 +112,7 @@ async def test_migrations_apply_twice_without_change(engine: AsyncEngine) -> Non
     await upgrade(engine)
     async with engine.connect() as connection:
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).one()
-    assert version[0] == "0004"
+    assert version[0] == "0005"
 
 
 async def test_instances_started_at_once_migrate_once() -> None:
@@ -126,7 +126,7 @@ async def test_instances_started_at_once_migrate_once() -> None:
         finally:
             for engine in engines:
                 await engine.dispose()
-    assert [tuple(row) for row in versions] == [("0004",)]
+    assert [tuple(row) for row in versions] == [("0005",)]
 
 
 async def test_uploads_made_before_search_are_found_by_it(database_url: str) -> None:
@@ -251,6 +251,24 @@ async def test_failed_and_deleted_jobs(repo: Repository) -> None:
     assert await repo.get_delete_url(deleted_id) is None
     assert await repo.find_repeat("d" * 32, "f" * 64, datetime.now(UTC)) is None
     assert await repo.recent_uploads(USER) == []
+
+
+async def test_a_gallery_link_is_spent_once_by_any_instance(engine: AsyncEngine) -> None:
+    box = SecretBox(Fernet.generate_key())
+    one, other = Repository(engine, box), Repository(engine, box)  # two instances
+    soon = datetime.now(UTC) + timedelta(minutes=10)
+    opened = await asyncio.gather(
+        *(repo.spend_gallery_link("nonce-a", soon) for repo in (one, other))
+    )
+    assert sorted(opened) == [False, True]  # at once: one of them opens it
+    assert not await one.spend_gallery_link("nonce-a", soon)
+    # Links past their expiry are forgotten as others are spent; they are refused by
+    # their signed expiry before they get here.
+    await one.spend_gallery_link("nonce-old", datetime.now(UTC) - timedelta(seconds=1))
+    await other.spend_gallery_link("nonce-b", soon)
+    async with engine.connect() as connection:
+        kept = await connection.execute(text("SELECT nonce FROM gallery_links_spent"))
+        assert sorted(kept.scalars()) == ["nonce-a", "nonce-b"]
 
 
 async def test_no_key_or_delete_link_in_the_raw_database(

@@ -194,6 +194,7 @@ def make_deps(settings: Settings, core: Core) -> Deps:
         hints=hints,
         sharex=core.sharex,
         statistics=core.statistics,
+        gallery=core.gallery,
         answers=channel_answers(hints, typing),
         typing=typing,
     )

@@ -393,6 +393,31 @@ async def sharex(interaction: discord.Interaction) -> None:
 
 
 @app_commands.command(
+    name=locale_str("gallery"),
+    description=locale_str("Your uploads in a gallery: search, copy, delete"),
+)
+@app_commands.allowed_installs(guilds=True, users=True)
+@app_commands.allowed_contexts(guilds=True, dms=True, private_channels=True)
+async def gallery(interaction: discord.Interaction) -> None:
+    """A one-time link to the user's web gallery, seen by them alone."""
+    deps = deps_of(interaction)
+    language = await language_for(deps, interaction.user, interaction.locale)
+    _ = translator(language)
+    if not deps.gallery.enabled:
+        text = _("The gallery is off on this bot (its operator has not set PICLOUD_PUBLIC_URL).")
+        await interaction.response.send_message(text, ephemeral=True)
+        return
+    link = deps.gallery.one_time_link(user_ref(interaction.user), language)
+    view = discord.ui.View()
+    view.add_item(discord.ui.Button(label=_("Open my gallery"), url=link))
+    text = _(
+        "Your uploads: search them, copy their codes, delete them. "
+        "The link is yours alone: it opens once, within 10 minutes."
+    )
+    await interaction.response.send_message(text, view=view, ephemeral=True)
+
+
+@app_commands.command(
     name=locale_str("stats"),
     description=locale_str("Uploads of the last 7 and 30 days (Manage Server)"),
 )
@@ -430,6 +455,7 @@ COMMANDS: tuple[
 ] = (
     upload,
     sharex,
+    gallery,
     stats,
     upload_message,
     key,

@@ -14,6 +14,7 @@ from core.links import LinkFetcher
 from core.logging_setup import about
 from core.messages import Hints
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
+from core.service.gallery import GalleryPasses
 from core.service.profiles import Profiles
 from core.service.stats import Statistics
 from core.service.uploads import UploadService
@@ -34,6 +35,7 @@ class Deps:
     hints: Hints
     sharex: ShareX
     statistics: Statistics
+    gallery: GalleryPasses
     answers: AnswerQueue[ChannelAnswer]
     """Answers posted into channels, paced by each channel's budget."""
     typing: Signs[discord.abc.Messageable]

@@ -35,6 +35,7 @@ from bots.telegram.files import BOT_API_FILE_LIMIT_MB, SCHEME, TelegramFiles
 from bots.telegram.handlers import (
     buttons,
     commands,
+    gallery,
     inline,
     keys,
     mirror,
@@ -85,6 +86,7 @@ COMMANDS = (
     ("history", N_("Your last 10 uploads")),
     ("sharex", N_("A ShareX uploader with your key")),
     ("stats", N_("Group admins: uploads of the last 7 and 30 days")),
+    ("gallery", N_("Your uploads in a gallery: search, copy, delete")),
 )
 
 
@@ -127,6 +129,7 @@ def build_application(settings: Settings, core: Core) -> InboxApplication:
         ),
         sharex=core.sharex,
         statistics=core.statistics,
+        gallery=core.gallery,
     )
     register_handlers(application)
     return application
@@ -148,6 +151,7 @@ def register_handlers(application: Application) -> None:  # type: ignore[type-ar
             CommandHandler("history", settings.history),
             CommandHandler("sharex", sharex.sharex),
             CommandHandler("stats", stats.stats),
+            CommandHandler("gallery", gallery.gallery),
             CallbackQueryHandler(buttons.delete_pressed, pattern=rf"^{DELETE}:"),
             CallbackQueryHandler(buttons.delete_confirmed, pattern=rf"^{DELETE_YES}:"),
             CallbackQueryHandler(buttons.delete_cancelled, pattern=rf"^{DELETE_NO}:"),

@@ -15,11 +15,12 @@ from bots.telegram.answer_queue import NewAnswer
 from bots.telegram.chat_actions import ChatActions
 from bots.telegram.files import TelegramFiles
 from bots.telegram.limits import OncePer
-from core.i18n import Translator, translator
+from core.i18n import Translator, language_of, translator
 from core.links import LinkFetcher
 from core.messages import Hints
 from core.pacing import AnswerQueue
 from core.refs import ChatId, ChatRef, Platform, UserId, UserRef
+from core.service.gallery import GalleryPasses
 from core.service.profiles import Profiles
 from core.service.stats import Statistics
 from core.service.uploads import UploadService
@@ -44,6 +45,7 @@ class Deps:
     hints: Hints
     sharex: ShareX
     statistics: Statistics
+    gallery: GalleryPasses
     bot_username: str = ""
     stray_hints: OncePer = field(default_factory=lambda: OncePer(STRAY_HINT_EVERY_S))
     """The pointer to /help answered to texts we don't use: once a minute per chat."""
@@ -63,12 +65,16 @@ def chat_ref(chat_id: int) -> ChatRef:
 
 
 async def translator_for(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Translator:
+    return translator(await language_for(update, context))
+
+
+async def language_for(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     """The user's chosen language if they set one, else their Telegram client's."""
     user = update.effective_user
     if user is None:
-        return translator(None)
+        return language_of(None)
     prefs = await deps(context).profiles.preferences(user_ref(user))
-    return translator(prefs.language or user.language_code)
+    return language_of(prefs.language or user.language_code)
 
 
 async def acknowledge(

@@ -41,6 +41,7 @@ from core.db.tables import (
     InboxEvent,
     JobStatus,
     Meta,
+    SpentGalleryLink,
     Upload,
     UserKey,
     UserPrefs,
@@ -63,6 +64,7 @@ SEALED = "sealed:"
 URL's signature may be secrets. Older rows hold it in clear (``scheme:rest``)."""
 UPLOADS: Table = Upload.__table__  # type: ignore[attr-defined]
 INBOX: Table = InboxEvent.__table__  # type: ignore[attr-defined]
+SPENT_LINKS: Table = SpentGalleryLink.__table__  # type: ignore[attr-defined]
 _SECRET_CHECK_PLAINTEXT = "picloud-bots"
 
 
@@ -495,6 +497,22 @@ class Repository:
             found = await connection.execute(statement, {"upload_id": upload_id, **parameters})
             row = found.one_or_none()
         return None if row is None else Upload(**row._mapping)
+
+    # -- gallery links ----------------------------------------------------------
+
+    async def spend_gallery_link(self, nonce: str, expires_at: datetime) -> bool:
+        """Mark a one-time link opened; False if it was before (by any instance)."""
+        expired = SPENT_LINKS.c.expires_at < utcnow()
+        try:
+            async with self._transaction() as connection:
+                # Forgetting expired links here keeps the table as small as the traffic.
+                await connection.execute(SPENT_LINKS.delete().where(expired))
+                await connection.execute(
+                    SPENT_LINKS.insert().values(nonce=nonce, expires_at=expires_at)
+                )
+        except IntegrityError:
+            return False
+        return True
 
     # -- leases -----------------------------------------------------------------
 

@@ -211,3 +211,14 @@ class MessageSent(SQLModel, table=True):
     )
     budget: str = Field(max_length=80)
     sent_at: float = Field(sa_type=Float)
+
+
+class SpentGalleryLink(SQLModel, table=True):
+    """A one-time gallery link that was opened: opening it again is refused. The link
+    itself is signed and carries its user and expiry; only its nonce is kept here, and
+    only until the link would have expired anyway."""
+
+    __tablename__ = "gallery_links_spent"
+
+    nonce: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import ContextTypes
 
 from bots.telegram.deps import deps, translator_for, user_ref
+from bots.telegram.handlers.gallery import GALLERY_PAYLOAD, gallery
 from bots.telegram.handlers.keys import GROUP_KEY_PAYLOAD, group_key_reply, start_group_key
 from core.i18n import Translator
 
@@ -24,6 +25,7 @@ def help_text(_: Translator, settings_url: str) -> str:
             _("/mirror on|off|status — group admins: upload every media message"),
             _("/settings — default expiry, nsfw, album, language"),
             _("/history — your last 10 uploads"),
+            _("/gallery — all your uploads: search, copy codes, delete"),
         ]
     )
 
@@ -34,6 +36,9 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     _ = await translator_for(update, context)
     payload = context.args[0] if context.args else ""
+    if payload == GALLERY_PAYLOAD:
+        await gallery(update, context)
+        return
     if payload.startswith(GROUP_KEY_PAYLOAD + "_"):
         chat_id = payload.removeprefix(GROUP_KEY_PAYLOAD + "_")
         if chat_id.lstrip("-").isdigit():

@@ -16,7 +16,8 @@ Routes
                                  404 HTML when wrong or already deleted
     ``/{image|video}/{slug}.{id}`` viewer page (GET), 404 once deleted
     ``/images/YYYY/MM/DD/...``   direct, thumb, medium and frame files (GET): a tiny
-                                 placeholder of the right type, 404 once deleted
+                                 placeholder of the right type (a PNG of its own
+                                 colours per file), 404 once deleted
     anything else                404 HTML page
 
 The upload checks run in this order; the first failure is the answer:

@@ -7,6 +7,7 @@ import asyncio
 import hmac
 import html
 import mimetypes
+import zlib
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -33,6 +34,7 @@ from tests.fakes.chevereto.models import (
     StoredUpload,
     UploadStage,
 )
+from tests.fakes.media import png_bytes
 from tests.fakes.server import Hold, abandon
 
 _SETTLE_S = 0.05
@@ -201,7 +203,10 @@ class CheveretoEmulator(UploadChecks, ImageStore, Answers):
         if upload is None or upload.deleted:
             return html_response(404, NOT_FOUND_PAGE)
         extension = request.path.rsplit(".", 1)[-1]
-        body = _PLACEHOLDERS.get(extension, lambda: b"\0")()
+        if extension == "png":  # a picture of its own per file, as a gallery shows them
+            body = png_bytes(seed=zlib.crc32(request.path.encode()))
+        else:
+            body = _PLACEHOLDERS.get(extension, lambda: b"\0")()
         content_type = mimetypes.guess_type(request.path)[0] or "application/octet-stream"
         return web.Response(body=body, content_type=content_type)
 

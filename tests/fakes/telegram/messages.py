@@ -39,10 +39,13 @@ _NOT_MODIFIED = (
 _WRONG_FILE = "Bad Request: wrong file identifier/HTTP URL specified"
 
 
-def _check_inline_keyboard(markup: JSON) -> None:
+def _check_inline_keyboard(markup: JSON, *, private: bool) -> None:
     for row in markup.get("inline_keyboard", []):
         for button in row:
             data, url = button.get("callback_data"), button.get("url")
+            web_app = button.get("web_app")
+            if web_app is not None:
+                _check_web_app(web_app, private)
             if data is not None and not 1 <= len(str(data).encode()) <= CALLBACK_DATA_LIMIT:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
             if url is not None and not _BUTTON_URL.match(str(url)):
@@ -53,6 +56,19 @@ def _check_inline_keyboard(markup: JSON) -> None:
                     "Bad Request: can't parse inline keyboard button: Text buttons are "
                     "unallowed in the inline keyboard",
                 )
+
+
+def _check_web_app(web_app: Any, private: bool) -> None:
+    """Mini App buttons: private chats only, and the app's address must be https."""
+    if not private:
+        raise ApiError(400, "Bad Request: BUTTON_TYPE_INVALID")
+    url = str(web_app.get("url", "")) if isinstance(web_app, dict) else ""
+    if not url.lower().startswith("https://"):
+        raise ApiError(
+            400,
+            f"Bad Request: inline keyboard button Web App URL '{url}' is invalid: "
+            "Only HTTPS links are allowed",
+        )
 
 
 class MessageMethods(FakeState):
@@ -104,7 +120,9 @@ class MessageMethods(FakeState):
         markup = call.params.get("reply_markup")
         if not isinstance(markup, dict) or "inline_keyboard" not in markup:
             return None  # reply keyboards are not part of the Message object
-        _check_inline_keyboard(markup)
+        chat_id = str(call.params.get("chat_id", ""))
+        known = self.chats.get(int(chat_id)) if chat_id.lstrip("-").isdigit() else None
+        _check_inline_keyboard(markup, private=(known or {}).get("type") == "private")
         return markup
 
     def _reply_target(self, call: Call, chat_id: int) -> JSON | None:

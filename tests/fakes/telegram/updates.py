@@ -4,7 +4,12 @@ presses, membership changes, and delivering an update to the webhook."""
 from __future__ import annotations
 
 import copy
+import hashlib
+import hmac
+import json
+import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -209,6 +214,36 @@ class UpdateInjection(FakeState):
             "data": callback_data,
         }
         return self._queue({"callback_query": query})
+
+    def open_web_app(
+        self, chat: JSON, user: JSON, message_id: int, *, signed_at: float | None = None
+    ) -> str:
+        """The address a Telegram client opens for the Mini App button on the bot's
+        message: the button's URL with ``#tgWebAppData=`` (the launch data, signed with
+        the bot's token as Telegram signs it) and the other launch parameters."""
+        message = self._messages.get(chat["id"], {}).get(message_id)
+        rows = (message or {}).get("reply_markup", {}).get("inline_keyboard", [])
+        apps = [button["web_app"]["url"] for row in rows for button in row if "web_app" in button]
+        if not apps:
+            raise ValueError(f"message {message_id} in chat {chat['id']} has no Mini App button")
+        launch = {
+            "user": json.dumps(user, separators=(",", ":"), ensure_ascii=False),
+            "chat_instance": str(8_000_000_000_000_000_000 + abs(chat["id"])),
+            "chat_type": "sender",
+            "auth_date": str(int(time.time() if signed_at is None else signed_at)),
+            "signature": "c2lnbmVkIGJ5IFRlbGVncmFtIGZvciB0aGlyZCBwYXJ0aWVz",
+        }
+        check = "\n".join(f"{key}={launch[key]}" for key in sorted(launch))
+        secret = hmac.new(b"WebAppData", self.token.encode(), hashlib.sha256).digest()
+        launch["hash"] = hmac.new(secret, check.encode(), hashlib.sha256).hexdigest()
+        fragment = urlencode(
+            {
+                "tgWebAppData": urlencode(launch),
+                "tgWebAppVersion": "9.1",
+                "tgWebAppPlatform": "tdesktop",
+            }
+        )
+        return f"{apps[0]}#{fragment}"
 
     def post_photo(
         self, channel: JSON, content: bytes | Path | FileRef, *, caption: str | None = None

@@ -32,6 +32,7 @@ from core.remembered import REMEMBER_S
 from core.runtime import Core, open_core
 from core.service.pool import WorkerPool
 from core.service.types import JobOutcome, MediaInput, UploadRequest
+from core.service.uploads import ShuttingDown
 from tests.db import make_settings
 from tests.fakes.chevereto import USER_KEY, CheveretoEmulator, Fault
 from tests.fakes.media import png_bytes
@@ -412,6 +413,32 @@ async def test_restart_with_the_media_gone_answers_with_an_error(
 
     (outcome,) = delivered
     assert isinstance(outcome.error, NotFound)
+
+
+async def test_an_upload_recording_its_job_as_the_service_closes_waits_for_the_next_start(
+    open_app: OpenCore, host: CheveretoEmulator, tmp_path: Path
+) -> None:
+    photo = tmp_path / "late.png"
+    photo.write_bytes(png_bytes(seed=31))
+    async with open_app() as core:
+        await core.service.keys.set_user_key(ALICE, USER_KEY)
+        request = UploadRequest(user=ALICE, media=await MediaInput.from_path(photo))
+        late = asyncio.create_task(core.service.upload(request))
+        await asyncio.sleep(0)  # it starts, and reads the user's settings as the core closes
+    with pytest.raises(ShuttingDown):
+        await late  # not sent on the closed connections
+    assert uploads_seen(host) == []
+
+    delivered: list[JobOutcome] = []
+
+    async def deliver(outcome: JobOutcome) -> None:
+        delivered.append(outcome)
+
+    async with open_app() as core:
+        assert await core.service.resume(Platform.TELEGRAM, deliver) == 1
+        await _settle(core)
+    (outcome,) = delivered
+    assert outcome.result is not None and len(uploads_seen(host)) == 1
 
 
 async def test_host_down_fails_the_job_with_host_down(app: Core, host: CheveretoEmulator) -> None:

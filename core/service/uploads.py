@@ -155,6 +155,7 @@ class UploadService:
         self._replayers: dict[Platform, Replay] = {}
         self._keeper: asyncio.Task[None] | None = None
         self._accepting = True
+        self._closed = False
 
     def register_opener(self, scheme: str, opener: SourceOpener) -> None:
         """Teach the service to reopen a front-end's media after a restart."""
@@ -227,6 +228,11 @@ class UploadService:
 
     def _track(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         # Tracked so that aclose() can stop work in flight (it is resumed at next start).
+        if self._closed:
+            # An upload still recording its job as the service closed: its work would
+            # start on closed connections. The job is recorded; the next start does it.
+            work.close()
+            raise ShuttingDown("stopped: this upload is left for the next start")
         task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -563,6 +569,7 @@ class UploadService:
     async def aclose(self) -> None:
         """Stop work in flight; those jobs stay recorded, their leases are given up, and
         the next instance to start (or one running) takes them over at once."""
+        self._closed = True
         if self._keeper is not None:
             self._keeper.cancel()
         for task in list(self._tasks):

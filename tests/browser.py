@@ -32,6 +32,8 @@ PUBLIC_URL = "https://gallery.example"
 """What the bots are told the gallery's address is; the tests reach it on 127.0.0.1."""
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
+WAIT_MS = 10_000
+"""What a page is given to show something (Playwright waits 30 s by default)."""
 NO_CHROMIUM = "no chromium: the gallery's browser tests need Debian's chromium package"
 
 
@@ -162,6 +164,7 @@ async def gallery_page(
         viewport=viewport,  # type: ignore[arg-type]
         permissions=["clipboard-read", "clipboard-write"],
     )
+    context.set_default_timeout(WAIT_MS)
     page = await context.new_page()
     shown = GalleryPage(page, base)
 

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
 MAX_QUERY_CHARS = 200
+MAX_OFFSET = 100_000
 MAX_BODY_BYTES = 16 * 1024
 """A Mini App's sign-in is about 1 KB; nothing the API takes is larger."""
 
@@ -106,8 +107,8 @@ class GalleryApi:
         user = self._user(request)
         text = request.query.get("q", "")[:MAX_QUERY_CHARS]
         offset_text = request.query.get("offset", "0")
-        if not offset_text.isdecimal():
-            raise web.HTTPBadRequest(text="offset wants a number\n")
+        if not (offset_text.isascii() and offset_text.isdigit()) or int(offset_text) > MAX_OFFSET:
+            raise web.HTTPBadRequest(text=f"offset wants a number up to {MAX_OFFSET}\n")
         offset = int(offset_text)
         # One more than a page tells whether there is a next one.
         found = await self._service.search(user, text, offset=offset, limit=PAGE_SIZE + 1)

@@ -5,6 +5,7 @@ key."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -14,7 +15,10 @@ import httpx
 import pytest
 from playwright.async_api import Browser
 
+from bots.gallery.server import PAGE_SIZE
+from core.chevereto.models import UploadSource
 from core.service.gallery import GalleryPasses
+from core.service.types import MediaInput, UploadRequest
 from tests.browser import (
     PHONE,
     PUBLIC_URL,
@@ -318,7 +322,7 @@ async def test_the_api_serves_only_a_signed_session_and_only_its_users_uploads(
         assert (deleting.status_code, deleting.json()) == (404, {"error": "gone"})
         assert not alices.deleted
         as_alice = {"Authorization": f"Bearer {alice}"}
-        for offset in ("-1", "x", "1.5"):
+        for offset in ("-1", "x", "1.5", "٣", "100001", "9" * 30):
             query = {"offset": offset}
             bad = await api(base, "GET", "uploads", headers=as_alice, params=query)
             assert bad.status_code == 400
@@ -331,3 +335,44 @@ async def test_the_api_serves_only_a_signed_session_and_only_its_users_uploads(
             page = await client.get(f"{base}/gallery")
         assert page.status_code == 200 and "Content-Security-Policy" in page.headers
         assert "1001" not in page.text  # the page holds no one's data
+
+
+async def test_more_uploads_than_a_page_come_a_page_at_a_time(
+    gallery_bot: Bot, browser: Browser
+) -> None:
+    bot = gallery_bot
+    count = PAGE_SIZE + 2
+    # Made through the service itself: a burst in the chat is answered several to a
+    # message, and the chat is not what this test is about.
+    await asyncio.gather(
+        *(
+            bot.core.service.upload(
+                UploadRequest(
+                    user=person(bot.alice),
+                    media=MediaInput(
+                        ref=f"test:{n}",
+                        source=UploadSource.from_bytes(png_bytes(seed=200 + n), f"n{n}.png"),
+                    ),
+                )
+            )
+            for n in range(count)
+        )
+    )
+    address = await mini_app_address(bot, bot.alice, bot.alice_chat)
+
+    async with gallery_server(bot.core) as base, gallery_page(browser, base) as shown:
+        await shown.open(address)
+        first = await shown.wait_for_tiles(PAGE_SIZE)
+        more = shown.page.locator("#more")
+        assert await more.is_visible()
+        # A deletion on the first page moves the rest up by one: none is skipped.
+        await shown.page.click(".tile >> nth=0")
+        await shown.page.locator("#delete").click()
+        await shown.page.locator("#confirm-delete").click()
+        await shown.wait_for_notice("Deleted.")
+        await more.click()
+        everything = await shown.wait_for_tiles(count - 1)
+        assert everything[: PAGE_SIZE - 1] == first[1:]
+        kept = sorted(f"n{n}" for n in range(count) if f"n{n}" != first[0])
+        assert sorted(everything) == kept  # each once
+        assert not await more.is_visible()  # nothing further

@@ -154,6 +154,7 @@ async function deleteShown() {
   if (!ok && body.error !== "gone") throw new Error(texts[body.error] || texts.failed);
   $("details").close();
   shownTile.remove();
+  if (state.nextOffset !== null) state.nextOffset -= 1; // the next page starts one sooner
   notice(texts.deleted);
 }
 

@@ -26,6 +26,8 @@ CLOCK_SKEW_S = 60
 
 
 def telegram_user_id(init_data: str, bot_token: str, now: float) -> UserId:
+    if not init_data.isascii():  # Telegram sends it URL-encoded
+        raise PassRefused(Refusal.INVALID)
     try:
         pairs = parse_qsl(init_data, keep_blank_values=True, strict_parsing=True)
     except ValueError:

@@ -114,6 +114,8 @@ class GalleryPasses:
     ) -> tuple[Platform, UserId, int, str]:
         """The token's platform, user, expiry and (for a link) nonce, once its signature
         and expiry are good."""
+        if not token.isascii():  # every pass we make is
+            raise PassRefused(Refusal.INVALID)
         message, _dot, signature = token.rpartition(".")
         fields = message.split(".")
         expected = self._repo.box.sign(purpose, message)

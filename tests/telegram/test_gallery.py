@@ -326,7 +326,9 @@ async def test_the_api_serves_only_a_signed_session_and_only_its_users_uploads(
             query = {"offset": offset}
             bad = await api(base, "GET", "uploads", headers=as_alice, params=query)
             assert bad.status_code == 400
-        for body in (b"[]", b"{", b"{}", b'{"link": 5}', b'{"link": "a.b.c"}'):
+        bodies = [b"[]", b"{", b"{}", b'{"link": 5}', b'{"link": "a.b.c"}']
+        bodies += [b'{"link": "\\ud800.1.2.3"}', b'{"telegram": "user=\\ud800&hash=0"}']
+        for body in bodies:
             answer = await api(base, "POST", "session", content=body)
             assert answer.status_code in (400, 403), body
         huge = json.dumps({"telegram": "x" * 20_000})

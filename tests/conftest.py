@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Browser
 
-from tests.browser import chromium
+from tests.browser import NO_CHROMIUM, chromium, chromium_path
 from tests.fakes.chevereto import USER_KEY as USER_KEY
 from tests.fakes.chevereto import CheveretoEmulator
 
@@ -44,6 +44,21 @@ async def link_site() -> AsyncIterator[str]:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
+
+
+def pytest_report_header() -> str:
+    found = chromium_path()
+    return f"browser for the gallery's tests: {found}" if found else f"{NO_CHROMIUM}: they skip"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Without chromium, the tests that need it skip before anything starts for them."""
+    if chromium_path() is not None:
+        return
+    skip = pytest.mark.skip(reason=NO_CHROMIUM)
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(skip)
 
 
 @pytest.fixture

@@ -56,13 +56,22 @@ async def test_a_channel_key_set_like_a_groups_serves_an_admin_without_one(bot: 
     channel = cats_channel(bot)  # Alice administers it and has no key of her own
     await say(bot, bot.alice_chat, bot.alice, "/mirror channel @catsdaily")
     asked = await say(bot, bot.alice_chat, bot.alice, f"/start gk_{CHANNEL_ID}")
-    assert "API key now" in asked
-    assert "key saved" in await say(bot, bot.alice_chat, bot.alice, GROUP_KEY)
+    assert "Send the channel's API key now" in asked  # a channel's words, not a group's
+    assert "Channel key saved" in await say(bot, bot.alice_chat, bot.alice, GROUP_KEY)
 
     bot.fake.post_photo(channel, png_bytes(seed=203))
     await bot.fake.wait_for("editMessageReplyMarkup", timeout=10)
     (upload,) = bot.host.uploads.values()
     assert upload.key == GROUP_KEY
+
+
+async def test_only_a_channel_admin_sets_the_channels_key(bot: Bot) -> None:
+    cats_channel(bot)  # Alice administers it; Bob does not
+    asked = await say(bot, bot.bob_chat, bot.bob, f"/start gk_{CHANNEL_ID}")
+    assert asked == "Ключ канала может задать только его администратор."  # Bob reads Russian
+    said = await say(bot, bot.bob_chat, bot.bob, GROUP_KEY)  # not taken as a key
+    assert "Ключ канала сохранён" not in said
+    assert await bot.core.repo.get_chat_key(chat_ref(CHANNEL_ID)) is None
 
 
 async def test_a_channel_without_mirroring_is_left_alone(keyed_bot: Bot) -> None:

@@ -70,16 +70,28 @@ async def delkey(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def start_group_key(
     update: Update, context: ContextTypes.DEFAULT_TYPE, chat_id: int, _: Translator
 ) -> None:
-    """``/start gk_<chat id>`` from the group's button: ask an admin for the key."""
+    """``/start gk_<chat id>`` from a group's (or a channel's) button: ask an admin for
+    the key."""
     message = update.effective_message
     assert message is not None and message.from_user is not None
+    channel = await _is_channel(context, chat_id)
     if not await deps(context).admins.is_admin(context.bot, chat_id, message.from_user.id):
-        await message.reply_text(_("Only an admin of that group can set its key."))
+        await message.reply_text(
+            _("Only an admin of that channel can set its key.")
+            if channel
+            else _("Only an admin of that group can set its key.")
+        )
         return
     assert context.user_data is not None
-    context.user_data[AWAITING_GROUP_KEY] = chat_id
+    context.user_data[AWAITING_GROUP_KEY] = (chat_id, channel)
     await message.reply_text(
         _(
+            "Send the channel's API key now. It is used for posts when the admin who "
+            "switched mirroring on has no key of their own. Send off to remove the "
+            "channel's key."
+        )
+        if channel
+        else _(
             "Send the group's API key now. It is used for members who have no key of their "
             "own. Send off to remove the group's key."
         )
@@ -87,13 +99,14 @@ async def start_group_key(
 
 
 async def group_key_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """The private message after ``/start gk_…`` is the group's key. True if it was."""
+    """The private message after ``/start gk_…`` is the group's (or channel's) key. True
+    if it was."""
     message = update.effective_message
     if message is None or message.from_user is None or not message.text:
         return False
     if context.user_data is None or AWAITING_GROUP_KEY not in context.user_data:
         return False
-    chat_id = context.user_data.pop(AWAITING_GROUP_KEY)
+    chat_id, channel = context.user_data.pop(AWAITING_GROUP_KEY)
     _ = await translator_for(update, context)
     await _forget_message(message)
     keys = deps(context).service.keys
@@ -107,10 +120,22 @@ async def group_key_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
         )
         return True
     if masked is None:
-        await _say(message, _("The group's key is removed."))
+        removed = (
+            _("The channel's key is removed.") if channel else _("The group's key is removed.")
+        )
+        await _say(message, removed)
     else:
-        await _say(message, _("Group key saved: {masked}").format(masked=masked))
+        saved = _("Channel key saved: {masked}") if channel else _("Group key saved: {masked}")
+        await _say(message, saved.format(masked=masked))
     return True
+
+
+async def _is_channel(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> bool:
+    try:
+        chat = await context.bot.get_chat(chat_id)
+    except TelegramError:
+        return False  # the admin check that follows refuses it anyway
+    return chat.type == ChatType.CHANNEL
 
 
 def deep_link(bot_username: str, payload: str) -> str:

@@ -81,6 +81,13 @@ def png_input(seed: int, *, known_md5: bool = True) -> MediaInput:
     return MediaInput(ref=f"test:{seed}", source=source, content_md5=md5)
 
 
+class Delivered(list[JobOutcome]):
+    """A front-end's delivery for ``resume``: keeps each outcome, in order."""
+
+    async def __call__(self, outcome: JobOutcome) -> None:
+        self.append(outcome)
+
+
 def uploads_seen(host: CheveretoEmulator) -> list[str]:
     """The key of every upload request the host received, in order."""
     return [r.headers.get("x-api-key", "") for r in host.requests if r.path == "/api/1/upload"]
@@ -290,16 +297,13 @@ async def test_restart_finishes_a_cut_off_job_and_answers_once(
         await cut_off
     assert host.uploads == {}
 
-    delivered: list[JobOutcome] = []
-
-    async def deliver(outcome: JobOutcome) -> None:
-        delivered.append(outcome)
+    delivered = Delivered()
 
     async with open_app() as core:
         core.service.register_opener("test", reopen_test_media)
-        assert await core.service.resume(Platform.TELEGRAM, deliver) == 1
+        assert await core.service.resume(Platform.TELEGRAM, delivered) == 1
         await _settle(core)
-        assert await core.service.resume(Platform.TELEGRAM, deliver) == 0
+        assert await core.service.resume(Platform.TELEGRAM, delivered) == 0
 
     (outcome,) = delivered
     assert outcome.error is None
@@ -345,14 +349,11 @@ async def test_restart_after_the_hosts_answer_was_lost_says_so(
     with pytest.raises(asyncio.CancelledError):
         await cut_off
 
-    delivered: list[JobOutcome] = []
-
-    async def deliver(outcome: JobOutcome) -> None:
-        delivered.append(outcome)
+    delivered = Delivered()
 
     async with open_app() as core:
         core.service.register_opener("test", reopen_test_media)
-        await core.service.resume(Platform.TELEGRAM, deliver)
+        await core.service.resume(Platform.TELEGRAM, delivered)
         await _settle(core)
 
     (outcome,) = delivered
@@ -373,13 +374,10 @@ async def test_restart_answers_a_finished_but_unanswered_job(
         # Finished, and the process stops before the answer went out (never confirmed).
         view = await core.service.upload(UploadRequest(user=ALICE, media=png_input(18)))
 
-    delivered: list[JobOutcome] = []
-
-    async def deliver(outcome: JobOutcome) -> None:
-        delivered.append(outcome)
+    delivered = Delivered()
 
     async with open_app() as core:
-        assert await core.service.resume(Platform.TELEGRAM, deliver) == 1
+        assert await core.service.resume(Platform.TELEGRAM, delivered) == 1
         await _settle(core)
     assert [o.result.upload_id if o.result else None for o in delivered] == [view.upload_id]
     assert len(uploads_seen(host)) == 1
@@ -401,13 +399,10 @@ async def test_restart_with_the_media_gone_answers_with_an_error(
         await cut_off
     photo.unlink()
 
-    delivered: list[JobOutcome] = []
-
-    async def deliver(outcome: JobOutcome) -> None:
-        delivered.append(outcome)
+    delivered = Delivered()
 
     async with open_app() as core:
-        await core.service.resume(Platform.TELEGRAM, deliver)
+        await core.service.resume(Platform.TELEGRAM, delivered)
         await _settle(core)
         assert await core.repo.unfinished_jobs(Platform.TELEGRAM) == []
 
@@ -429,13 +424,10 @@ async def test_an_upload_recording_its_job_as_the_service_closes_waits_for_the_n
         await late  # not sent on the closed connections
     assert uploads_seen(host) == []
 
-    delivered: list[JobOutcome] = []
-
-    async def deliver(outcome: JobOutcome) -> None:
-        delivered.append(outcome)
+    delivered = Delivered()
 
     async with open_app() as core:
-        assert await core.service.resume(Platform.TELEGRAM, deliver) == 1
+        assert await core.service.resume(Platform.TELEGRAM, delivered) == 1
         await _settle(core)
     (outcome,) = delivered
     assert outcome.result is not None and len(uploads_seen(host)) == 1
@@ -510,14 +502,11 @@ async def _all_jobs(core: Core) -> list[Upload]:
 async def test_an_answer_never_confirmed_is_delivered_once_the_lease_runs_out(
     open_app: OpenCore, host: CheveretoEmulator
 ) -> None:
-    delivered: list[JobOutcome] = []
-
-    async def deliver(outcome: JobOutcome) -> None:
-        delivered.append(outcome)
+    delivered = Delivered()
 
     async with open_app(job_lease_s=1) as core:
         await core.service.keys.set_user_key(ALICE, USER_KEY)
-        assert await core.service.resume(Platform.TELEGRAM, deliver) == 0
+        assert await core.service.resume(Platform.TELEGRAM, delivered) == 0
         # The caller got its result but never said the answer went out (it was stuck).
         view = await core.service.upload(UploadRequest(user=ALICE, media=png_input(40)))
         assert delivered == []
@@ -572,10 +561,7 @@ async def test_a_job_waiting_for_a_place_is_already_recorded(
 async def test_a_stuck_instance_loses_its_job_to_a_live_one_once_its_lease_runs_out(
     open_app: OpenCore, host: CheveretoEmulator
 ) -> None:
-    delivered: list[JobOutcome] = []
-
-    async def deliver(outcome: JobOutcome) -> None:
-        delivered.append(outcome)
+    delivered = Delivered()
 
     # Two instances on one database; the first stays alive but stops renewing its lease
     # (it never serves a platform, so nothing renews what it holds), as a hung one would.
@@ -587,7 +573,7 @@ async def test_a_stuck_instance_loses_its_job_to_a_live_one_once_its_lease_runs_
             stuck.service.upload(UploadRequest(user=ALICE, media=media, reply_target="msg-43"))
         )
         await asyncio.sleep(0.3)
-        assert await live.service.resume(Platform.TELEGRAM, deliver) == 0  # still leased
+        assert await live.service.resume(Platform.TELEGRAM, delivered) == 0  # still leased
         for _ in range(100):
             if delivered:
                 break

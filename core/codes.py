@@ -27,6 +27,11 @@ class Format(enum.StrEnum):
     def label(self) -> str:
         return {Format.MARKDOWN: "Markdown", Format.BBCODE: "BBCode", Format.HTML: "HTML"}[self]
 
+    def switch_label(self, shown: Format) -> str:
+        """This format's button among those that switch a codes message, marked when it
+        is the one ``shown``."""
+        return f"• {self.label}" if self is shown else self.label
+
 
 class Variant(enum.StrEnum):
     FULL = "full"
@@ -40,6 +45,8 @@ class Variant(enum.StrEnum):
         return _VARIANT_LABELS[self]
 
 
+VIEWER_LABEL = N_("Viewer link")
+DIRECT_LABEL = N_("Direct link")
 _VARIANT_LABELS = {
     Variant.FULL: N_("Full size"),
     Variant.FULL_LINKED: N_("Full size, linked"),
@@ -64,6 +71,13 @@ class EmbedCodes:
             (variant, _code(form, variant, picture, self)) for variant, picture in self.pictures
         ]
 
+    def lines(self, form: Format) -> list[tuple[str, str]]:
+        """What a codes message shows, in order, each with its label (untranslated: the
+        front-end translates it): the viewer and direct links, then each variant."""
+        links = [(VIEWER_LABEL, self.viewer), (DIRECT_LABEL, self.direct)]
+        variants = [(variant.label, code) for variant, code in self.codes(form)]
+        return [(label, text) for label, text in [*links, *variants] if text]
+
 
 def embed_codes(view: UploadView) -> EmbedCodes | None:
     """``None`` while the upload awaits moderation: it has no public links yet."""
@@ -72,7 +86,7 @@ def embed_codes(view: UploadView) -> EmbedCodes | None:
     pictures: list[tuple[Variant, str | None]]
     if view.media_type is MediaType.VIDEO:
         # The file is a video: the picture is its poster.
-        pictures = [(Variant.THUMB_LINKED, view.display_url or view.thumb_url)]
+        pictures = [(Variant.THUMB_LINKED, view.picture)]
     else:
         pictures = [
             (Variant.FULL, view.url),

@@ -176,9 +176,7 @@ def describe_stats(
     no names); another platform's user reads ``platform:id``."""
 
     def name_of(user: UserRef) -> str:
-        if user.platform is platform:
-            return mention(user.user_id)
-        return f"{user.platform.value}:{user.user_id}"
+        return mention(user.user_id) if user.platform is platform else user.qualified
 
     lines = [
         _("{days} days: uploads {count}, {size}").format(

@@ -23,6 +23,12 @@ class UserRef:
     platform: Platform
     user_id: UserId
 
+    @property
+    def qualified(self) -> str:
+        """``platform:id``: the user named across platforms (as ``PICLOUD_ADMIN_IDS``
+        names operators)."""
+        return f"{self.platform.value}:{self.user_id}"
+
 
 @dataclass(frozen=True, slots=True)
 class ChatRef:

@@ -94,9 +94,7 @@ class CodesButton(_Logged, discord.ui.DynamicItem[Button], template=CODES_ID):
         embed = codes_embed(codes, form, _)
         switch = discord.ui.View(timeout=None)
         for each in Format:
-            switch.add_item(
-                CodesButton(self.upload_id, ("• " if each is form else "") + each.label, each)
-            )
+            switch.add_item(CodesButton(self.upload_id, each.switch_label(form), each))
         if self.form is None:
             await interaction.response.send_message(embed=embed, view=switch, ephemeral=True)
         else:

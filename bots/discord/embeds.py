@@ -45,8 +45,8 @@ def upload_embed(view: UploadView, _: Translator) -> discord.Embed:
         embed.add_field(name=_("Viewer"), value=view.url_viewer, inline=False)
     if view.url:
         embed.add_field(name=_("Direct"), value=view.url, inline=False)
-    if view.thumb_url:
-        embed.set_thumbnail(url=view.thumb_url)
+    if view.thumbnail:
+        embed.set_thumbnail(url=view.thumbnail)
     if view.expires_at:
         when = view.expires_at.strftime("%Y-%m-%d %H:%M UTC")
         embed.set_footer(text=_("Deleted by the site after {when}").format(when=when))
@@ -60,9 +60,6 @@ def deleted_embed(_: Translator) -> discord.Embed:
 def codes_embed(codes: EmbedCodes, form: Format, _: Translator) -> discord.Embed:
     """The links, then each variant in ``form``, each in a code block (a click copies)."""
     embed = discord.Embed(title=f"{_('Codes')} · {form.label}", colour=EMBED_COLOUR)
-    for name, link in ((_("Viewer link"), codes.viewer), (_("Direct link"), codes.direct)):
-        if link:
-            embed.add_field(name=name, value=f"```\n{link}\n```", inline=False)
-    for variant, code in codes.codes(form):
-        embed.add_field(name=_(variant.label), value=f"```\n{code}\n```", inline=False)
+    for label, code in codes.lines(form):
+        embed.add_field(name=_(label), value=f"```\n{code}\n```", inline=False)
     return embed

@@ -7,7 +7,7 @@ import html
 import json
 from pathlib import Path
 
-from core.codes import Format, Variant
+from core.codes import DIRECT_LABEL, VIEWER_LABEL, Format, Variant
 from core.i18n import Translator, language_of, translator
 from core.service.gallery import Refusal
 
@@ -56,8 +56,8 @@ def page_texts(_: Translator) -> dict[str, str]:
         "copy": _("Copy"),
         "copied": _("Copied"),
         "close": _("Close"),
-        "viewer": _("Viewer link"),
-        "direct": _("Direct link"),
+        "viewer": _(VIEWER_LABEL),
+        "direct": _(DIRECT_LABEL),
         "delete": _("Delete"),
         "keep": _("Keep"),
         "confirm": _("Delete this upload? It is removed from picloud for good."),

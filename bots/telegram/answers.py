@@ -115,10 +115,9 @@ _NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 def _preview(view: UploadView) -> LinkPreviewOptions:
     """The thumbnail as the message's link preview: a picture of the upload."""
-    picture = view.thumb_url or view.display_url or view.medium_url
-    if not picture:
+    if not view.thumbnail:
         return _NO_PREVIEW
-    return LinkPreviewOptions(url=picture, prefer_small_media=True, show_above_text=True)
+    return LinkPreviewOptions(url=view.thumbnail, prefer_small_media=True, show_above_text=True)
 
 
 def confirm_delete(view: UploadView, _: Translator) -> Answer:
@@ -157,15 +156,13 @@ def codes_answer(codes: EmbedCodes, form: Format, upload_id: str, _: Translator)
     """One compact message: the links, then each variant in ``form``, each code in a
     monospace block (a tap copies it); buttons switch the format in place."""
     lines = [f"<b>{_('Codes')}</b> · {form.label}"]
-    links = [(_("Viewer link"), codes.viewer), (_("Direct link"), codes.direct)]
-    named = [*links, *((_(variant.label), code) for variant, code in codes.codes(form))]
     lines.extend(
-        f"{html.escape(name)}\n<code>{html.escape(code)}</code>" for name, code in named if code
+        f"{html.escape(_(label))}\n<code>{html.escape(code)}</code>"
+        for label, code in codes.lines(form)
     )
     switch = [
         InlineKeyboardButton(
-            ("• " if each is form else "") + each.label,
-            callback_data=f"{callback(CODES, upload_id)}:{each}",
+            each.switch_label(form), callback_data=f"{callback(CODES, upload_id)}:{each}"
         )
         for each in Format
     ]

@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
@@ -259,17 +259,7 @@ async def _not_yet_accepted(deps: Deps, job: Upload) -> Upload:
     if not job.replayed:
         return job
     items, origins = await fresh_items(deps.service, Platform.TELEGRAM, job.items, job.origins)
-    return Upload(
-        job.message,
-        items,
-        origins,
-        job.options,
-        job._,
-        job.event,
-        job.replayed,
-        job.left_out,
-        job.owner,
-    )
+    return replace(job, items=items, origins=origins)
 
 
 async def _status(bot: Bot, deps: Deps, job: Upload) -> Status:

@@ -44,7 +44,7 @@ class Statistics:
     def is_operator(self, user: UserRef) -> bool:
         """Whether ``user`` is one of the operators (``PICLOUD_ADMIN_IDS``), who may see
         everything's statistics."""
-        return f"{user.platform.value}:{user.user_id}" in self._operators
+        return user.qualified in self._operators
 
     async def of_chat(self, chat: ChatRef) -> Stats:
         """A group's (Telegram) or a server's (Discord) uploads."""

@@ -97,6 +97,17 @@ class UploadView:
     job_id: UploadId | None = None
     """The job this view answers (a repeat answers a new job with an earlier upload)."""
 
+    @property
+    def thumbnail(self) -> str | None:
+        """A small picture of the upload, for lists and previews (a video's poster)."""
+        return self.thumb_url or self.display_url or self.medium_url
+
+    @property
+    def picture(self) -> str | None:
+        """The upload shown large, as its page shows it: the medium size, else the image
+        itself (``display_url``); a video's poster."""
+        return self.display_url or self.medium_url or self.thumb_url
+
 
 @dataclass(frozen=True, slots=True)
 class LostCopy:

@@ -66,7 +66,7 @@ def _result(view: UploadView, _: Translator) -> InlineQueryResult | None:
         return None
     title = view.title or _("Untitled")
     caption = f'<a href="{html.escape(view.url_viewer)}">{html.escape(title)}</a>'
-    thumb = view.thumb_url or view.display_url or view.url
+    thumb = view.thumbnail
     if view.url and thumb:  # a file Telegram may fetch by URL, shown as itself
         suffix = PurePosixPath(urlsplit(view.url).path).suffix.lower()
         html_mode = ParseMode.HTML
@@ -82,7 +82,7 @@ def _result(view: UploadView, _: Translator) -> InlineQueryResult | None:
             return InlineQueryResultGif(
                 view.upload_id, view.url, thumb, title=title, caption=caption, parse_mode=html_mode
             )
-    picture = view.display_url or view.url
+    picture = view.picture
     return InlineQueryResultArticle(
         id=view.upload_id,
         title=title,

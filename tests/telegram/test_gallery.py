@@ -378,3 +378,25 @@ async def test_more_uploads_than_a_page_come_a_page_at_a_time(
         kept = sorted(f"n{n}" for n in range(count) if f"n{n}" != first[0])
         assert sorted(everything) == kept  # each once
         assert not await more.is_visible()  # nothing further
+
+
+async def test_a_delete_the_host_does_not_confirm_keeps_the_upload_and_says_so(
+    gallery_bot: Bot, browser: Browser
+) -> None:
+    bot = gallery_bot
+    await upload(bot, png_bytes(seed=13), "Harbour")
+    (view,) = await bot.core.service.history(person(bot.alice))
+    address = await mini_app_address(bot, bot.alice, bot.alice_chat)
+
+    async with gallery_server(bot.core) as base, gallery_page(browser, base) as shown:
+        await shown.open(address)
+        assert await shown.wait_for_tiles(1) == ["Harbour"]
+        await shown.page.click(".tile")
+        await bot.host.stop()  # the host is down as the user deletes
+        await shown.page.locator("#delete").click()
+        await shown.page.locator("#confirm-delete").click()
+        said = shown.page.locator("#details #details-error")
+        await said.filter(has_text="picloud did not confirm the deletion; try again.").wait_for()
+        assert await shown.tiles() == ["Harbour"]  # still shown: still there
+        assert await shown.page.locator("#details").is_visible()  # to try again
+    assert await bot.core.service.find(view.upload_id) == view  # not marked deleted

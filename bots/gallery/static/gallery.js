@@ -101,6 +101,7 @@ function showDetails(item, shownBy) {
   $("forms").replaceChildren(...forms.map((form) => formTab(form, item)));
   $("forms").hidden = forms.length === 0;
   showCodes(item);
+  $("details-error").textContent = "";
   $("details").showModal();
 }
 
@@ -171,7 +172,10 @@ function wire() {
   $("close").addEventListener("click", () => $("details").close());
   $("delete").addEventListener("click", () => $("confirm").showModal());
   $("keep").addEventListener("click", () => $("confirm").close());
-  $("confirm-delete").addEventListener("click", guarded(deleteShown));
+  // A failed deletion is said in the dialog, where the user tries again.
+  $("confirm-delete").addEventListener("click", () =>
+    deleteShown().catch((error) => ($("details-error").textContent = error.message)),
+  );
   $("more").addEventListener("click", guarded(() => load(false)));
   let pause = null;
   $("search").addEventListener("input", () => {
